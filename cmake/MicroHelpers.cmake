@@ -1,0 +1,49 @@
+# Helper functions shared by every CMakeLists.txt in the tree.
+include_guard(GLOBAL)
+
+# Compiler set-up: warnings, the optional sanitizer build, ccache when present.
+macro(micro_setup_compiler)
+  find_program(MICRO_CCACHE ccache)
+  if(MICRO_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
+    set(CMAKE_CXX_COMPILER_LAUNCHER ${MICRO_CCACHE})
+  endif()
+  add_compile_options(-Wall -Wextra -Wno-unused-parameter)
+  if(MICRO_WERROR)
+    add_compile_options(-Werror)
+  endif()
+  if(MICRO_SANITIZE)
+    add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all
+                        -fno-omit-frame-pointer
+                        # GCC 12 reports false positives inside libstdc++ (regex) under ASan.
+                        -Wno-maybe-uninitialized)
+    add_link_options(-fsanitize=address,undefined)
+  endif()
+endmacro()
+
+# micro_cc_library(NAME SRCS a.cc b.cc DEPS x y [PRIVATE_DEPS z])
+# A static library `micro_NAME` with the alias `micro::NAME`; framework/include is public.
+function(micro_cc_library name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS;PRIVATE_DEPS;INCLUDES" ${ARGN})
+  set(target micro_${name})
+  add_library(${target} STATIC ${ARG_SRCS})
+  add_library(micro::${name} ALIAS ${target})
+  target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/framework/include>
+                                        PRIVATE ${PROJECT_SOURCE_DIR}/framework/src ${ARG_INCLUDES})
+  target_link_libraries(${target} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+endfunction()
+
+# micro_cc_test(NAME SRCS a.cc DEPS x LABELS unit [TIMEOUT s])
+# A Catch2 test binary whose test cases are registered with CTest one by one.
+function(micro_cc_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 120)
+  endif()
+  add_executable(${name} ${ARG_SRCS})
+  target_link_libraries(${name} PRIVATE micro_test_main ${ARG_DEPS})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/framework/src ${PROJECT_SOURCE_DIR}/tests)
+  catch_discover_tests(${name}
+    TEST_PREFIX "${name}: "
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+               ENVIRONMENT "MICRO_TEST_FIXTURES=${PROJECT_SOURCE_DIR}/tests/fixtures")
+endfunction()

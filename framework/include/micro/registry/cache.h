@@ -1,0 +1,88 @@
+// Cache: a registry front that keeps per-service snapshots current.
+//
+// Get(name) answers from memory while the entry is fresh. One watch on the
+// registry (one thread, started by the first Get) applies create, update and
+// delete events to cached entries. A miss or an expired entry asks the
+// registry once, however many threads miss together; they all share that
+// answer. While the registry fails, the last known entry is served (stale
+// beats nothing) and the registry is asked again only after a jittered
+// backoff. A broken watch is re-created with jittered backoff; until it is
+// back, entries count as fresh for `unwatched_ttl` only, and every entry is
+// re-read once it is back, since events may have been missed.
+//
+// Snapshots are immutable and shared: a reader keeps its shared_ptr as long
+// as it likes and never sees a change under it. All methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "micro/registry/registry.h"
+
+namespace micro::registry {
+
+struct CacheOptions {
+  // How long an entry is trusted after a lookup when the watch is healthy (go-micro: 1 min).
+  std::chrono::milliseconds ttl{std::chrono::minutes(1)};
+  // How long an entry is trusted while the watch is down.
+  std::chrono::milliseconds unwatched_ttl{std::chrono::seconds(1)};
+  // Backoff bounds for re-asking a failing registry and for re-creating the watch.
+  std::chrono::milliseconds backoff_min{std::chrono::milliseconds(100)};
+  std::chrono::milliseconds backoff_max{std::chrono::seconds(10)};
+  // Entries kept before expired ones are swept out.
+  std::size_t max_entries = 4096;
+};
+
+// One node with the service (version) it belongs to; pointers into the owning Snapshot.
+struct NodeRef {
+  const Service* service;
+  const Node* node;
+};
+
+// What the cache knows of one service: every version, and all nodes flattened.
+// An empty `services` means the registry knows no such service.
+struct Snapshot {
+  std::vector<Service> services;
+  std::vector<NodeRef> nodes;
+  // Shared by all snapshots of one entry, so round robin survives updates.
+  std::shared_ptr<std::atomic<std::uint64_t>> counter;
+
+  // Builds `nodes` from `services`; `counter` is kept.
+  void Index();
+};
+
+struct CacheStats {
+  std::uint64_t lookups = 0;       // registry GetService calls made
+  std::uint64_t stale_served = 0;  // answers given from an expired entry after a failed lookup
+  std::uint64_t events = 0;        // watch events applied to cached entries
+  std::uint64_t watches = 0;       // watches created (1 + recoveries)
+};
+
+class Cache {
+ public:
+  explicit Cache(std::shared_ptr<Registry> registry, CacheOptions options = {});
+  ~Cache();  // stops the watch; snapshots already handed out stay valid
+  Cache(const Cache&) = delete;
+  Cache& operator=(const Cache&) = delete;
+
+  // The service's snapshot; NotFound (from the registry) has an empty snapshot,
+  // not an error. Errors only when the registry fails and nothing is cached.
+  absl::StatusOr<std::shared_ptr<const Snapshot>> Get(absl::string_view service);
+
+  // Drops every entry; the next Get asks the registry.
+  void Clear();
+
+  CacheStats Stats() const;
+  Registry& registry() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace micro::registry

@@ -1,0 +1,181 @@
+#include "micro/registry/plugin.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace micro::registry {
+namespace {
+
+struct Table {
+  std::mutex mu;
+  std::map<std::string, RegistryFactory> factories;
+};
+
+Table& table() {
+  static Table* t = new Table;  // never destroyed: plugins may be looked up during exit
+  return *t;
+}
+
+bool ValidScheme(absl::string_view s) {
+  if (s.empty() || !absl::ascii_isalpha(s[0])) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return absl::ascii_isalnum(c) || c == '+' || c == '-' || c == '.';
+  });
+}
+
+absl::Status BadAddress(absl::string_view uri, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("registry address \"", uri, "\": ", why));
+}
+
+// Checks "host", "host:port" or "[v6]:port".
+absl::Status CheckHost(absl::string_view uri, absl::string_view host) {
+  if (host.empty()) return BadAddress(uri, "empty host in the address list");
+  for (char c : host) {
+    if (absl::ascii_isspace(c) || c == '/' || c == '?' || c == '#' || c == '@') {
+      return BadAddress(uri, absl::StrCat("unexpected '", std::string(1, c), "' in \"", host,
+                                          "\" (expected host:port[,host:port...])"));
+    }
+  }
+  absl::string_view name = host;
+  absl::string_view port;
+  if (host.front() == '[') {
+    std::size_t close = host.find(']');
+    if (close == absl::string_view::npos)
+      return BadAddress(uri, absl::StrCat("unclosed '[' in \"", host, "\""));
+    name = host.substr(1, close - 1);
+    absl::string_view rest = host.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':')
+        return BadAddress(uri, absl::StrCat("expected ':' after ']' in \"", host, "\""));
+      port = rest.substr(1);
+      if (port.empty()) return BadAddress(uri, absl::StrCat("empty port in \"", host, "\""));
+    }
+  } else {
+    std::size_t colon = host.rfind(':');
+    if (colon != absl::string_view::npos) {
+      if (host.find(':') != colon) {
+        return BadAddress(uri,
+                          absl::StrCat("IPv6 address \"", host, "\" must be written [addr]:port"));
+      }
+      name = host.substr(0, colon);
+      port = host.substr(colon + 1);
+      if (port.empty()) return BadAddress(uri, absl::StrCat("empty port in \"", host, "\""));
+    }
+  }
+  if (name.empty()) return BadAddress(uri, absl::StrCat("empty host name in \"", host, "\""));
+  if (!port.empty()) {
+    int p = 0;
+    if (!absl::SimpleAtoi(port, &p) || p < 1 || p > 65535 ||
+        !std::all_of(port.begin(), port.end(), absl::ascii_isdigit)) {
+      return BadAddress(uri, absl::StrCat("port \"", port, "\" is not a number from 1 to 65535"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string KnownSchemes() {
+  std::vector<std::string> s = RegistrySchemes();
+  return s.empty() ? "none registered; call micro::RegisterBuiltinPlugins()"
+                   : absl::StrJoin(s, ", ");
+}
+
+}  // namespace
+
+absl::Status RegisterRegistryPlugin(absl::string_view scheme, RegistryFactory factory) {
+  std::string s = absl::AsciiStrToLower(scheme);
+  if (!ValidScheme(s)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("registry plugin: invalid scheme \"", scheme, "\""));
+  }
+  if (!factory)
+    return absl::InvalidArgumentError(absl::StrCat("registry plugin \"", s, "\": no factory"));
+  Table& t = table();
+  std::lock_guard<std::mutex> lock(t.mu);
+  if (!t.factories.emplace(s, std::move(factory)).second) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("registry plugin \"", s, "\" is already registered"));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> RegistrySchemes() {
+  Table& t = table();
+  std::lock_guard<std::mutex> lock(t.mu);
+  std::vector<std::string> out;
+  for (const auto& [name, f] : t.factories) out.push_back(name);
+  return out;
+}
+
+absl::StatusOr<RegistryAddress> ParseRegistryAddress(absl::string_view uri) {
+  absl::string_view text = absl::StripAsciiWhitespace(uri);
+  if (text.empty()) return absl::InvalidArgumentError("registry address is empty");
+  RegistryAddress out;
+  out.uri = std::string(uri);
+  absl::string_view rest;
+  std::size_t sep = text.find("://");
+  if (sep == absl::string_view::npos) {
+    if (text.find_first_of(":/,") != absl::string_view::npos) {
+      return BadAddress(
+          uri, "expected scheme://host:port[,host:port...], for example consul://127.0.0.1:8500");
+    }
+    out.scheme = absl::AsciiStrToLower(text);
+  } else {
+    out.scheme = absl::AsciiStrToLower(text.substr(0, sep));
+    rest = text.substr(sep + 3);
+  }
+  if (!ValidScheme(out.scheme)) {
+    return BadAddress(uri, absl::StrCat("invalid scheme \"", out.scheme, "\""));
+  }
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (!rest.empty()) {
+    for (absl::string_view host : absl::StrSplit(rest, ',')) {
+      if (absl::Status s = CheckHost(uri, host); !s.ok()) return s;
+      out.hosts.emplace_back(host);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> RegistryUri(absl::string_view registry, absl::string_view address) {
+  registry = absl::StripAsciiWhitespace(registry);
+  address = absl::StripAsciiWhitespace(address);
+  if (registry.find("://") != absl::string_view::npos) {
+    if (!address.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "registry \"", registry, "\" already holds an address; drop the registry address \"",
+          address, "\" or give the registry as a plain name"));
+    }
+    return std::string(registry);
+  }
+  if (registry.empty()) {
+    return absl::InvalidArgumentError("a registry address was given without a registry name");
+  }
+  return absl::StrCat(registry, "://", address);
+}
+
+absl::StatusOr<std::unique_ptr<Registry>> NewRegistry(absl::string_view uri) {
+  absl::StatusOr<RegistryAddress> address = ParseRegistryAddress(uri);
+  if (!address.ok()) return address.status();
+  RegistryFactory factory;
+  {
+    Table& t = table();
+    std::lock_guard<std::mutex> lock(t.mu);
+    auto it = t.factories.find(address->scheme);
+    if (it != t.factories.end()) factory = it->second;
+  }
+  if (!factory) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown registry \"", address->scheme,
+                                                   "\" in \"", uri, "\" (known: ", KnownSchemes(),
+                                                   ")"));
+  }
+  return factory(*address);
+}
+
+}  // namespace micro::registry

@@ -1,0 +1,38 @@
+// Small helpers shared by the tests.
+#pragma once
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace micro::testing {
+
+// The contents of tests/fixtures/<relative>; the directory comes from
+// MICRO_TEST_FIXTURES (set by CTest) or the source tree path.
+inline std::string ReadFixture(const std::string& relative) {
+  const char* dir = std::getenv("MICRO_TEST_FIXTURES");
+  std::string path = std::string(dir ? dir : "tests/fixtures") + "/" + relative;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open fixture " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Polls `done` until it holds. The deadline only keeps a broken test from
+// hanging: it is far above any expected wait and is not what a test asserts.
+inline bool Eventually(const std::function<bool()>& done,
+                       std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
+  auto end = std::chrono::steady_clock::now() + deadline;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+}  // namespace micro::testing

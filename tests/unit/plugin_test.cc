@@ -1,0 +1,68 @@
+#include <catch2/catch.hpp>
+
+#include "micro/plugins/builtin.h"
+#include "micro/registry/plugin.h"
+
+namespace reg = micro::registry;
+
+TEST_CASE("registry URIs parse into scheme and hosts") {
+  auto a = reg::ParseRegistryAddress("consul://127.0.0.1:8500,10.1.2.3:8501");
+  REQUIRE(a.ok());
+  CHECK(a->scheme == "consul");
+  CHECK(a->hosts == std::vector<std::string>{"127.0.0.1:8500", "10.1.2.3:8501"});
+
+  auto b = reg::ParseRegistryAddress("MDNS");
+  REQUIRE(b.ok());
+  CHECK(b->scheme == "mdns");
+  CHECK(b->hosts.empty());
+
+  CHECK(reg::ParseRegistryAddress("memory://")->hosts.empty());
+  CHECK(reg::ParseRegistryAddress("etcd://[::1]:2379,localhost")->hosts ==
+        std::vector<std::string>{"[::1]:2379", "localhost"});
+}
+
+TEST_CASE("malformed registry URIs are errors naming what was given") {
+  for (const char* bad : {"", "consul://a:8500,,b:1", "consul://a:99999", "consul://a:",
+                          "consul://:1", "consul://a:1/path", "consul://a b:1", "1x://a",
+                          "consul://::1:80", "consul://[::1", "127.0.0.1:8500", "etcd://a:1x"}) {
+    INFO(bad);
+    auto r = reg::ParseRegistryAddress(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
+    if (*bad) CHECK_THAT(std::string(r.status().message()), Catch::Contains(bad));
+  }
+}
+
+TEST_CASE("registry name and address combine like go-micro's two flags") {
+  CHECK(*reg::RegistryUri("consul", "a:8500,b:8500") == "consul://a:8500,b:8500");
+  CHECK(*reg::RegistryUri("mdns", "") == "mdns://");
+  CHECK(*reg::RegistryUri("etcd://x:1", "") == "etcd://x:1");
+  CHECK_FALSE(reg::RegistryUri("etcd://x:1", "y:2").ok());
+  CHECK_FALSE(reg::RegistryUri("", "y:2").ok());
+}
+
+TEST_CASE("the plugin table builds registries by scheme") {
+  micro::RegisterBuiltinPlugins();
+  micro::RegisterBuiltinPlugins();  // idempotent
+  auto mem = reg::NewRegistry("memory://");
+  REQUIRE(mem.ok());
+  CHECK((*mem)->String() == "memory://");
+
+  auto unknown = reg::NewRegistry("zookeeper://z:2181");
+  REQUIRE_FALSE(unknown.ok());
+  std::string msg(unknown.status().message());
+  CHECK_THAT(msg, Catch::Contains("unknown registry \"zookeeper\""));
+  CHECK_THAT(msg, Catch::Contains("zookeeper://z:2181"));
+  CHECK_THAT(msg, Catch::Contains("memory"));
+
+  auto with_host = reg::NewRegistry("memory://somewhere:1");
+  REQUIRE_FALSE(with_host.ok());
+  CHECK_THAT(std::string(with_host.status().message()), Catch::Contains("takes no address"));
+
+  auto dup = reg::RegisterRegistryPlugin("memory", [](const reg::RegistryAddress&) {
+    return absl::StatusOr<std::unique_ptr<reg::Registry>>(absl::UnimplementedError("x"));
+  });
+  CHECK(dup.code() == absl::StatusCode::kAlreadyExists);
+  CHECK(reg::RegisterRegistryPlugin("bad scheme", nullptr).code() ==
+        absl::StatusCode::kInvalidArgument);
+}
