@@ -47,3 +47,44 @@ function(micro_cc_test name)
     PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
                ENVIRONMENT "MICRO_TEST_FIXTURES=${PROJECT_SOURCE_DIR}/tests/fixtures")
 endfunction()
+
+# micro_proto_library(NAME PROTOS a.proto b.proto [IMPORT_DIRS dir...])
+# Runs protoc with the C++, gRPC and micro plugins over PROTOS (paths relative
+# to the first import dir, default the current source dir) and builds a
+# library `NAME` of the generated code. Output is regenerated when a proto or
+# protoc-gen-micro changes. Include generated headers as "<proto path>.micro.h".
+function(micro_proto_library name)
+  cmake_parse_arguments(ARG "" "" "PROTOS;IMPORT_DIRS" ${ARGN})
+  if(NOT ARG_IMPORT_DIRS)
+    set(ARG_IMPORT_DIRS ${CMAKE_CURRENT_SOURCE_DIR})
+  endif()
+  list(GET ARG_IMPORT_DIRS 0 root)
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/gen)
+  set(import_flags)
+  foreach(dir ${ARG_IMPORT_DIRS})
+    list(APPEND import_flags -I${dir})
+  endforeach()
+  find_program(MICRO_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
+  set(srcs)
+  foreach(proto ${ARG_PROTOS})
+    string(REGEX REPLACE "\\.proto$" "" base ${proto})
+    set(gen ${out}/${base}.pb.cc ${out}/${base}.pb.h ${out}/${base}.grpc.pb.cc ${out}/${base}.grpc.pb.h
+            ${out}/${base}.micro.cc ${out}/${base}.micro.h)
+    add_custom_command(
+      OUTPUT ${gen}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${out}
+      COMMAND protobuf::protoc ${import_flags} --cpp_out=${out} --grpc_out=${out}
+              --plugin=protoc-gen-grpc=${MICRO_GRPC_CPP_PLUGIN}
+              --micro_out=${out} --plugin=protoc-gen-micro=$<TARGET_FILE:protoc-gen-micro>
+              ${root}/${proto}
+      DEPENDS ${root}/${proto} protoc-gen-micro
+      COMMENT "protoc (cpp, grpc, micro) ${proto}"
+      VERBATIM)
+    list(APPEND srcs ${out}/${base}.pb.cc ${out}/${base}.grpc.pb.cc ${out}/${base}.micro.cc)
+  endforeach()
+  add_library(${name} STATIC ${srcs})
+  target_include_directories(${name} PUBLIC ${out})
+  target_link_libraries(${name} PUBLIC micro::framework protobuf::libprotobuf gRPC::grpc++)
+  # Generated code is not ours to warn about.
+  target_compile_options(${name} PRIVATE -w)
+endfunction()

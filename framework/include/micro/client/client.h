@@ -1,0 +1,55 @@
+// Client: calls endpoints of services by name.
+//
+//   micro::client::Client client({registry});
+//   helloworld::Request req; helloworld::Response rsp;
+//   absl::Status s = client.Call("helloworld", "Greeter.Hello", req, &rsp);
+//
+// Each attempt picks a node through the selector and marks the outcome on it.
+// Connection failures and Unavailable are retried on the next node after a
+// backoff, up to `retries` times and within the call's timeout; a timeout is
+// retried only with retry_on_timeout. Other errors come back at once, as the
+// go-micro error the server sent (micro::errors::FromStatus recovers it).
+// Thread-safe; Call blocks, CallAsync does not.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "micro/client/options.h"
+
+namespace micro::client {
+
+class Client {
+ public:
+  explicit Client(ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  absl::Status Call(absl::string_view service, absl::string_view endpoint,
+                    const google::protobuf::Message& request, google::protobuf::Message* response,
+                    const CallOptions& options = {});
+
+  // `response` must live until `done` runs; `done` runs on a client thread and must not block long.
+  void CallAsync(absl::string_view service, absl::string_view endpoint,
+                 const google::protobuf::Message& request, google::protobuf::Message* response,
+                 std::function<void(absl::Status)> done, const CallOptions& options = {});
+
+  // Sends raw bytes of `content_type` (JSON for a schema-less gateway) and returns the raw answer.
+  void CallRawAsync(absl::string_view service, absl::string_view endpoint, std::string body,
+                    std::function<void(absl::StatusOr<std::string>)> done,
+                    const CallOptions& options = {});
+
+  selector::Selector& selector();
+  const ClientOptions& options() const;
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace micro::client

@@ -1,0 +1,58 @@
+// Client options: a plain struct; every field has a default and a purpose.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "micro/registry/registry.h"
+#include "micro/selector/selector.h"
+
+namespace google::protobuf {
+class Message;
+}
+
+namespace micro::client {
+
+// Per call; a zero or negative value means "the client's default".
+struct CallOptions {
+  std::chrono::milliseconds timeout{0};         // whole call, retries included
+  int retries = -1;                             // extra attempts on another node
+  std::map<std::string, std::string> metadata;  // sent lower-cased
+  std::string content_type;                     // default: the client's
+  std::vector<selector::Filter> filters;        // which nodes may be picked
+};
+
+// Describes one call to wrappers.
+struct Request {
+  std::string service;   // registered name
+  std::string endpoint;  // "Greeter.Hello"
+  const CallOptions* options;
+};
+
+using CallFn = std::function<absl::Status(
+    const Request& request, const google::protobuf::Message& in, google::protobuf::Message* out)>;
+// Middleware around every synchronous call: takes the next CallFn, returns one that wraps it.
+using CallWrapper = std::function<CallFn(CallFn next)>;
+
+struct ClientOptions {
+  std::shared_ptr<registry::Registry> registry;  // where to find services (required)
+  selector::SelectorOptions selector;            // strategy, cache
+  int retries = 5;                               // go-micro's default: up to 6 attempts
+  // Also retry calls that ran out of their per-attempt time (go-micro retries only those).
+  bool retry_on_timeout = false;
+  std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};
+  // Wait before attempt n (n >= 1); default go-micro's 100 ms x n^e.
+  std::function<std::chrono::milliseconds(int attempt)> backoff;
+  std::string content_type = "application/grpc+proto";
+  std::size_t pool_size = 100;  // channels kept (one per node address)
+  std::chrono::milliseconds pool_ttl{std::chrono::minutes(1)};  // idle channels close after this
+  std::vector<CallWrapper> wrappers;                            // outermost first
+};
+
+}  // namespace micro::client

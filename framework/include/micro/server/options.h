@@ -1,0 +1,40 @@
+// Server options: a plain struct; every field has a default and a purpose.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "micro/registry/registry.h"
+#include "micro/server/handler.h"
+
+namespace micro::server {
+
+struct ServerOptions {
+  std::string name;                // registered service name (required)
+  std::string version = "latest";  // registered version
+  std::string id;                  // node id; empty = "<name>-<uuid>"
+  std::string address = ":0";      // listen host:port; empty host = all interfaces, port 0 = any
+  std::string advertise;           // host:port to register instead of the listen address
+  registry::Metadata metadata;     // extra node metadata
+  std::shared_ptr<registry::Registry> registry;  // where to register (required)
+  std::chrono::milliseconds register_ttl{std::chrono::seconds(90)};
+  std::chrono::milliseconds register_interval{std::chrono::seconds(30)};
+  // Optional health gate: while it fails the node is deregistered.
+  std::function<absl::Status()> register_check;
+  // After deregistering, keep serving everything normally this long, so
+  // clients whose caches still hold this node are served.
+  std::chrono::milliseconds drain_grace{std::chrono::seconds(1)};
+  // Then stop accepting calls and wait at most this long for in-flight ones.
+  std::chrono::milliseconds drain_timeout{std::chrono::seconds(10)};
+  std::vector<HandlerWrapper> wrappers;  // outermost first
+  int handler_threads = 0;               // threads running handlers; 0 = 4 x cores (at least 8)
+  int max_message_bytes = 4 << 20;       // largest request accepted
+  bool reflection = true;                // grpc.reflection.v1alpha
+  bool health = true;                    // grpc.health.v1
+};
+
+}  // namespace micro::server

@@ -1,0 +1,105 @@
+// Service: a server and a client sharing one registry, with go-micro's life cycle.
+//
+//   auto service = micro::NewService(micro::Name("helloworld"), micro::Version("1.0.0"));
+//   if (absl::Status s = service->Init(argc, argv); !s.ok()) { ... }
+//   helloworld::RegisterGreeterHandler(service->server(), std::make_shared<Greeter>());
+//   return service->Run().ok() ? 0 : 1;
+//
+// Init reads flags (--server_name, --registry, ... ; --help lists them) and
+// MICRO_* environment variables. A value given there wins over one set in
+// code; a value set in code is never reset to a flag default. Bad values fail
+// with a message naming the flag or variable.
+//
+// Run: BeforeStart hooks, start (listen, register), AfterStart hooks, wait for
+// SIGINT/SIGTERM (or Shutdown()), BeforeStop hooks, stop (deregister, drain),
+// AfterStop hooks. A failing BeforeStart hook aborts the start with its error;
+// every stop hook runs and all their errors are reported together.
+// server() and client() are made on first use, after Init.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "micro/client/options.h"
+#include "micro/server/options.h"
+
+namespace micro {
+
+namespace server {
+class Server;
+}
+namespace client {
+class Client;
+}
+
+using Hook = std::function<absl::Status()>;
+
+struct Options {
+  server::ServerOptions server;  // name, version, address, registration...
+  client::ClientOptions client;  // retries, timeouts...
+  // Registry URI used when no registry object was given: "memory://",
+  // "consul://127.0.0.1:8500", ... (mdns:// becomes the default with the mDNS plugin).
+  std::string registry = "memory://";
+  std::vector<Hook> before_start, after_start, before_stop, after_stop;
+};
+
+using Option = std::function<void(Options&)>;
+
+class Service {
+ public:
+  explicit Service(Options options);
+  ~Service();
+
+  absl::Status Init(int argc, char** argv);
+  // A flag of the service's own (--name value or --name=value), before Init.
+  void AddFlag(std::string name, std::string help, std::string* target);
+
+  server::Server& server();
+  std::shared_ptr<client::Client> client();
+  std::shared_ptr<registry::Registry> registry();
+
+  absl::Status Start();
+  absl::Status Stop();
+  absl::Status Run();
+  // Makes Run() stop, as a signal does. Thread-safe and async-signal-safe.
+  void Shutdown();
+
+  const Options& options() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+std::unique_ptr<Service> NewService(std::vector<Option> options);
+template <typename... O>
+std::unique_ptr<Service> NewService(O&&... options) {
+  return NewService(std::vector<Option>{std::forward<O>(options)...});
+}
+
+// Option helpers, in go-micro's words.
+Option Name(std::string name);
+Option Version(std::string version);
+Option Id(std::string id);
+Option Address(std::string address);
+Option Advertise(std::string address);
+Option Metadata(registry::Metadata metadata);
+Option RegisterTTL(std::chrono::milliseconds ttl);
+Option RegisterInterval(std::chrono::milliseconds interval);
+Option RegisterCheck(std::function<absl::Status()> check);
+Option Registry(std::string uri);
+Option Registry(std::shared_ptr<registry::Registry> registry);
+Option Retries(int retries);
+Option RequestTimeout(std::chrono::milliseconds timeout);
+Option DrainGrace(std::chrono::milliseconds grace);
+Option WrapHandler(server::HandlerWrapper wrapper);
+Option WrapClient(client::CallWrapper wrapper);
+Option BeforeStart(Hook hook);
+Option AfterStart(Hook hook);
+Option BeforeStop(Hook hook);
+Option AfterStop(Hook hook);
+
+}  // namespace micro

@@ -1,0 +1,337 @@
+#include "micro/client/client.h"
+
+#include <google/protobuf/message.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/client_unary_call.h>
+
+#include <cmath>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "client/pool.h"
+#include "core/wire.h"
+#include "micro/errors.h"
+
+namespace micro::client {
+namespace {
+
+namespace pb = google::protobuf;
+using Clock = std::chrono::steady_clock;
+
+std::chrono::milliseconds GoMicroBackoff(int attempt) {
+  if (attempt <= 0) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(static_cast<long>(100 * std::pow(attempt, M_E)));
+}
+
+bool LegalKey(absl::string_view k) {
+  if (k.empty() || k.front() == ':' || absl::StartsWith(k, "grpc-")) return false;
+  static const char* kReserved[] = {
+      "content-type",      "te",         "host",    "connection",    "user-agent", "content-length",
+      "transfer-encoding", "keep-alive", "upgrade", "x-content-type"};
+  for (const char* r : kReserved) {
+    if (k == r) return false;
+  }
+  for (char c : k) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '_' || c == '.'))
+      return false;
+  }
+  return true;
+}
+
+bool LegalValue(absl::string_view v) {
+  for (char c : v) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) return false;
+  }
+  return true;
+}
+
+// A selector error as a go-micro error (404 not found, 503 none available, else 500).
+absl::Status SelectError(absl::string_view service, const absl::Status& s) {
+  int code = selector::IsServiceNotFound(s) ? 404 : selector::IsNoneAvailable(s) ? 503 : 500;
+  absl::Status e =
+      errors::New("go.micro.client", absl::StrCat("service ", service, ": ", s.message()), code);
+  absl::Status out(s.code(), e.message());
+  e.ForEachPayload([&](absl::string_view url, const absl::Cord& p) { out.SetPayload(url, p); });
+  return out;
+}
+
+}  // namespace
+
+class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
+ public:
+  explicit Impl(ClientOptions options)
+      : options_(std::move(options)),
+        selector_(options_.registry, options_.selector),
+        pool_(options_.pool_size, options_.pool_ttl) {
+    if (!options_.backoff) options_.backoff = GoMicroBackoff;
+    CallFn fn = [this](const Request& r, const pb::Message& in, pb::Message* out) {
+      return Invoke(r, in, out);
+    };
+    for (auto it = options_.wrappers.rbegin(); it != options_.wrappers.rend(); ++it) fn = (*it)(fn);
+    chain_ = std::move(fn);
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> l(timer_mu_);
+      closing_ = true;
+    }
+    timer_cv_.notify_all();
+    if (!timer_.joinable()) return;
+    // The last async call may drop the last reference from the timer thread itself.
+    if (timer_.get_id() == std::this_thread::get_id()) {
+      timer_.detach();
+    } else {
+      timer_.join();
+    }
+  }
+
+  absl::Status Call(absl::string_view service, absl::string_view endpoint, const pb::Message& in,
+                    pb::Message* out, const CallOptions& opts) {
+    Request r{std::string(service), std::string(endpoint), &opts};
+    return chain_(r, in, out);
+  }
+
+  // One asynchronous call with its retries; owns what the attempts need.
+  struct Async {
+    std::shared_ptr<Impl> impl;
+    std::string service, endpoint, path, content_type;
+    CallOptions opts;
+    grpc::ByteBuffer request, response;
+    std::optional<selector::Next> next;
+    Clock::time_point deadline;
+    int attempt = 0, retries = 0;
+    std::string failed_node;
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::function<void(absl::StatusOr<grpc::ByteBuffer*>)> done;
+  };
+
+  void StartAsync(std::string service, std::string endpoint, grpc::ByteBuffer request,
+                  const CallOptions& opts, std::string content_type,
+                  std::function<void(absl::StatusOr<grpc::ByteBuffer*>)> done) {
+    auto call = std::make_shared<Async>();
+    call->impl = shared_from_this();
+    call->path = internal::PathFor(service, endpoint);
+    call->service = std::move(service);
+    call->endpoint = std::move(endpoint);
+    call->content_type = std::move(content_type);
+    call->opts = opts;
+    call->request = std::move(request);
+    call->deadline = Clock::now() + Timeout(opts);
+    call->retries = opts.retries >= 0 ? opts.retries : options_.retries;
+    call->done = std::move(done);
+    auto next = selector_.Select(call->service, {opts.filters});
+    if (!next.ok()) {
+      call->done(SelectError(call->service, next.status()));
+      return;
+    }
+    call->next.emplace(std::move(*next));
+    Attempt(std::move(call));
+  }
+
+  selector::Selector& selector() { return selector_; }
+  const ClientOptions& options() const { return options_; }
+
+ private:
+  std::chrono::milliseconds Timeout(const CallOptions& o) const {
+    return o.timeout.count() > 0 ? o.timeout : options_.request_timeout;
+  }
+
+  bool Retryable(const grpc::Status& s) const {
+    return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+           (options_.retry_on_timeout && s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+
+  // The next node, avoiding the one that just failed when there is a choice.
+  const registry::Node& Pick(selector::Next& next, const std::string& failed) {
+    const registry::Node* node = &next();
+    for (std::size_t k = 0; k < next.size() && node->id == failed && next.size() > 1; ++k)
+      node = &next();
+    return *node;
+  }
+
+  void Prepare(grpc::ClientContext* ctx, const CallOptions& opts, const std::string& content_type,
+               Clock::time_point deadline) {
+    ctx->set_deadline(
+        std::chrono::system_clock::now() +
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(deadline - Clock::now()));
+    for (const auto& [k, v] : opts.metadata) {
+      std::string key = absl::AsciiStrToLower(k);
+      if (LegalKey(key) && LegalValue(v)) ctx->AddMetadata(key, v);
+    }
+    ctx->AddMetadata("x-content-type", content_type);
+  }
+
+  absl::Status Invoke(const Request& r, const pb::Message& in, pb::Message* out) {
+    const CallOptions& opts = *r.options;
+    std::string content_type =
+        opts.content_type.empty() ? options_.content_type : opts.content_type;
+    internal::Codec codec;
+    if (absl::Status s = internal::CodecFor(content_type, &codec); !s.ok()) return s;
+    grpc::ByteBuffer request;
+    if (absl::Status s = internal::Encode(in, codec, &request); !s.ok()) return s;
+    auto next = selector_.Select(r.service, {opts.filters});
+    if (!next.ok()) return SelectError(r.service, next.status());
+
+    std::string path = internal::PathFor(r.service, r.endpoint);
+    Clock::time_point deadline = Clock::now() + Timeout(opts);
+    int retries = opts.retries >= 0 ? opts.retries : options_.retries;
+    absl::Status last;
+    std::string failed;
+    for (int attempt = 0; attempt <= retries; ++attempt) {
+      if (attempt > 0) {
+        auto wait = options_.backoff(attempt);
+        if (Clock::now() + wait >= deadline) break;
+        std::this_thread::sleep_for(wait);
+      }
+      const registry::Node& node = Pick(*next, failed);
+      auto conn = pool_.Get(node.address);
+      grpc::ClientContext ctx;
+      Prepare(&ctx, opts, content_type, deadline);
+      grpc::ByteBuffer response;
+      grpc::Status st = grpc::internal::BlockingUnaryCall(
+          conn->channel.get(),
+          grpc::internal::RpcMethod(path.c_str(), nullptr, grpc::internal::RpcMethod::NORMAL_RPC),
+          &ctx, request, &response);
+      if (st.ok()) {
+        selector_.Mark(r.service, node, absl::OkStatus());
+        return internal::Decode(&response, codec, out);
+      }
+      last = internal::FromGrpcStatus(st);
+      if (!Retryable(st)) {
+        selector_.Mark(r.service, node, absl::OkStatus());  // the node answered
+        return last;
+      }
+      selector_.Mark(r.service, node, last);
+      failed = node.id;
+    }
+    return last;
+  }
+
+  void Attempt(std::shared_ptr<Async> call) {
+    const registry::Node& node = Pick(*call->next, call->failed_node);
+    auto conn = pool_.Get(node.address);
+    call->ctx = std::make_unique<grpc::ClientContext>();
+    Prepare(call->ctx.get(), call->opts, call->content_type, call->deadline);
+    registry::Node picked = node;
+    conn->stub.UnaryCall(
+        call->ctx.get(), call->path, grpc::StubOptions(), &call->request, &call->response,
+        [this, call, picked, conn](grpc::Status st) { Finished(call, picked, st); });
+  }
+
+  void Finished(std::shared_ptr<Async> call, const registry::Node& node, const grpc::Status& st) {
+    if (st.ok()) {
+      selector_.Mark(call->service, node, absl::OkStatus());
+      call->done(&call->response);
+      return;
+    }
+    absl::Status err = internal::FromGrpcStatus(st);
+    if (!Retryable(st) || call->attempt >= call->retries) {
+      selector_.Mark(call->service, node, Retryable(st) ? err : absl::OkStatus());
+      call->done(err);
+      return;
+    }
+    selector_.Mark(call->service, node, err);
+    call->failed_node = node.id;
+    auto wait = options_.backoff(++call->attempt);
+    if (Clock::now() + wait >= call->deadline) {
+      call->done(err);
+      return;
+    }
+    After(wait, [this, call] { Attempt(call); });
+  }
+
+  // Runs `fn` on the timer thread after `wait`.
+  void After(std::chrono::milliseconds wait, std::function<void()> fn) {
+    std::lock_guard<std::mutex> l(timer_mu_);
+    if (!timer_.joinable()) timer_ = std::thread([this] { TimerLoop(); });
+    timers_.emplace(Clock::now() + wait, std::move(fn));
+    timer_cv_.notify_all();
+  }
+
+  void TimerLoop() {
+    std::unique_lock<std::mutex> l(timer_mu_);
+    while (!closing_) {
+      if (timers_.empty()) {
+        timer_cv_.wait(l);
+        continue;
+      }
+      auto first = timers_.begin();
+      if (Clock::now() < first->first) {
+        timer_cv_.wait_until(l, first->first);
+        continue;
+      }
+      auto fn = std::move(first->second);
+      timers_.erase(first);
+      l.unlock();
+      fn();
+      l.lock();
+    }
+  }
+
+  ClientOptions options_;
+  selector::Selector selector_;
+  internal::ChannelPool pool_;
+  CallFn chain_;
+
+  std::mutex timer_mu_;
+  std::condition_variable timer_cv_;
+  std::multimap<Clock::time_point, std::function<void()>> timers_;
+  bool closing_ = false;
+  std::thread timer_;
+};
+
+Client::Client(ClientOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}
+Client::~Client() = default;
+
+absl::Status Client::Call(absl::string_view service, absl::string_view endpoint,
+                          const pb::Message& request, pb::Message* response,
+                          const CallOptions& options) {
+  return impl_->Call(service, endpoint, request, response, options);
+}
+
+void Client::CallAsync(absl::string_view service, absl::string_view endpoint,
+                       const pb::Message& request, pb::Message* response,
+                       std::function<void(absl::Status)> done, const CallOptions& options) {
+  std::string content_type =
+      options.content_type.empty() ? impl_->options().content_type : options.content_type;
+  internal::Codec codec;
+  grpc::ByteBuffer bytes;
+  absl::Status s = internal::CodecFor(content_type, &codec);
+  if (s.ok()) s = internal::Encode(request, codec, &bytes);
+  if (!s.ok()) {
+    done(s);
+    return;
+  }
+  impl_->StartAsync(std::string(service), std::string(endpoint), std::move(bytes), options,
+                    content_type,
+                    [response, codec, done = std::move(done)](absl::StatusOr<grpc::ByteBuffer*> r) {
+                      done(r.ok() ? internal::Decode(*r, codec, response) : r.status());
+                    });
+}
+
+void Client::CallRawAsync(absl::string_view service, absl::string_view endpoint, std::string body,
+                          std::function<void(absl::StatusOr<std::string>)> done,
+                          const CallOptions& options) {
+  std::string content_type =
+      options.content_type.empty() ? impl_->options().content_type : options.content_type;
+  impl_->StartAsync(std::string(service), std::string(endpoint), internal::BytesOf(body), options,
+                    content_type, [done = std::move(done)](absl::StatusOr<grpc::ByteBuffer*> r) {
+                      if (!r.ok()) {
+                        done(r.status());
+                      } else {
+                        done(internal::StringOf(**r));
+                      }
+                    });
+}
+
+selector::Selector& Client::selector() { return impl_->selector(); }
+const ClientOptions& Client::options() const { return impl_->options(); }
+
+}  // namespace micro::client

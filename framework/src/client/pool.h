@@ -1,0 +1,44 @@
+// Internal: channels to nodes, one per address, reused; idle ones close.
+#pragma once
+
+#include <grpcpp/channel.h>
+#include <grpcpp/generic/generic_stub.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+
+namespace micro::internal {
+
+class ChannelPool {
+ public:
+  struct Conn {
+    std::shared_ptr<grpc::Channel> channel;
+    grpc::GenericStub stub;
+    explicit Conn(std::shared_ptr<grpc::Channel> c) : channel(c), stub(c) {}
+  };
+
+  ChannelPool(std::size_t max, std::chrono::milliseconds ttl) : max_(max), ttl_(ttl) {}
+
+  // The channel to `address`, made on first use.
+  std::shared_ptr<Conn> Get(const std::string& address);
+  std::size_t size();
+
+ private:
+  struct Slot {
+    std::shared_ptr<Conn> conn;
+    std::chrono::steady_clock::time_point last_used;
+  };
+  void Sweep(std::chrono::steady_clock::time_point now);
+
+  const std::size_t max_;
+  const std::chrono::milliseconds ttl_;
+  std::mutex mu_;
+  absl::flat_hash_map<std::string, Slot> slots_;
+  std::chrono::steady_clock::time_point last_sweep_{};
+};
+
+}  // namespace micro::internal

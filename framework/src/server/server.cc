@@ -1,0 +1,420 @@
+// The server serves every endpoint through one dispatch function, reached two ways:
+// - per proto service, a typed gRPC service whose methods are raw callbacks, so
+//   "/<package>.<Service>/<Method>" arrives as bytes (we own the codec) and the
+//   stock reflection plugin lists the service;
+// - a callback generic service for every other path, which is how go-micro's
+//   "/<registered name>.<Service>/<Method>" form arrives.
+// Handlers run on a thread pool: go-micro handlers block (they call other
+// services), and blocking a gRPC callback thread would stall the server.
+#include "micro/server/server.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/support/server_callback.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "core/net.h"
+#include "core/thread_pool.h"
+#include "core/wire.h"
+#include "micro/errors.h"
+#include "micro/log.h"
+
+namespace micro::server {
+
+absl::string_view Context::Metadata(absl::string_view key) const {
+  auto it = metadata.find(absl::AsciiStrToLower(key));
+  return it == metadata.end() ? absl::string_view() : absl::string_view(it->second);
+}
+
+namespace {
+
+namespace pb = google::protobuf;
+using internal::Codec;
+
+struct Endpoint {
+  Method method;
+  HandlerFn wrapped;  // method.handler inside the server's wrappers
+};
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  explicit Impl(ServerOptions options) : options_(std::move(options)) {}
+  ~Impl() { (void)Stop(); }
+
+  absl::Status Handle(std::vector<Method> methods) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (running_) return absl::FailedPreconditionError("server: Handle after Start");
+    for (Method& m : methods) {
+      if (m.descriptor == nullptr || m.request_prototype == nullptr ||
+          m.response_prototype == nullptr || !m.handler) {
+        return absl::InvalidArgumentError("server: incomplete method");
+      }
+      std::string name = absl::StrCat(m.descriptor->service()->name(), ".", m.descriptor->name());
+      if (endpoints_.contains(name)) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("server: endpoint ", name, " is already handled"));
+      }
+      if (m.descriptor->client_streaming() || m.descriptor->server_streaming()) {
+        return absl::UnimplementedError(
+            absl::StrCat("server: ", name, " is a streaming method; only unary ones are served"));
+      }
+      endpoints_.emplace(name, Endpoint{std::move(m), nullptr});
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Start() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (running_) return absl::FailedPreconditionError("server: already started");
+    if (options_.name.empty())
+      return absl::InvalidArgumentError("server: a service name is required");
+    if (options_.registry == nullptr)
+      return absl::InvalidArgumentError("server: a registry is required");
+    if (options_.id.empty()) options_.id = absl::StrCat(options_.name, "-", internal::NewUuid());
+
+    std::string host;
+    int port = 0;
+    std::string address = options_.address.empty() ? ":0" : options_.address;
+    if (absl::Status s = internal::SplitHostPort(address, &host, &port); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("server address: ", s.message()));
+    }
+    std::string listen_host = internal::IsUnspecified(host) ? "0.0.0.0" : host;
+
+    for (auto& [name, ep] : endpoints_) {
+      HandlerFn fn = ep.method.handler;
+      for (auto it = options_.wrappers.rbegin(); it != options_.wrappers.rend(); ++it)
+        fn = (*it)(fn);
+      ep.wrapped = std::move(fn);
+    }
+    BuildTypedServices();
+
+    int threads = options_.handler_threads;
+    if (threads <= 0)
+      threads = std::max(8, 4 * static_cast<int>(std::thread::hardware_concurrency()));
+    pool_ = std::make_unique<internal::ThreadPool>(threads);
+
+    grpc::EnableDefaultHealthCheckService(options_.health);
+    if (options_.reflection) {
+      static std::once_flag once;
+      std::call_once(once, [] { grpc::reflection::InitProtoReflectionServerBuilderPlugin(); });
+    }
+    grpc::ServerBuilder builder;
+    int selected = 0;
+    builder.AddListeningPort(internal::JoinHostPort(listen_host, port),
+                             grpc::InsecureServerCredentials(), &selected);
+    builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
+    for (auto& svc : typed_) builder.RegisterService(svc.get());
+    generic_ = std::make_unique<GenericService>(this);
+    builder.RegisterCallbackGenericService(generic_.get());
+    server_ = builder.BuildAndStart();
+    if (server_ == nullptr || selected == 0) {
+      server_.reset();
+      pool_.reset();
+      return absl::UnavailableError(absl::StrCat("server: cannot listen on ", address));
+    }
+    listen_address_ = internal::JoinHostPort(listen_host, selected);
+    if (!options_.advertise.empty()) {
+      std::string ahost;
+      int aport = 0;
+      if (absl::Status s = internal::SplitHostPort(options_.advertise, &ahost, &aport);
+          !s.ok() || aport == 0) {
+        Shutdown();
+        return absl::InvalidArgumentError(absl::StrCat("server advertise \"", options_.advertise,
+                                                       "\" must be host:port with a port"));
+      }
+      advertised_ = options_.advertise;
+    } else {
+      advertised_ = internal::JoinHostPort(
+          internal::IsUnspecified(host) ? internal::ReachableHost() : host, selected);
+    }
+    registration_ = BuildRegistration();
+
+    if (absl::Status s = RegisterOnce(); !s.ok()) {
+      Shutdown();
+      return absl::UnavailableError(absl::StrCat("server: register ", options_.name, " in ",
+                                                 options_.registry->String(), ": ", s.message()));
+    }
+    running_ = true;
+    stopping_ = false;
+    loop_ = std::thread([this] { RegisterLoop(); });
+    log::Info(absl::StrCat("server ", options_.name, " (", options_.id, ") listening on ",
+                           listen_address_, ", registered as ", advertised_, " in ",
+                           options_.registry->String()));
+    return absl::OkStatus();
+  }
+
+  absl::Status Stop() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!running_) return absl::OkStatus();
+      running_ = false;
+    }
+    {
+      std::lock_guard<std::mutex> l(loop_mu_);
+      stopping_ = true;
+    }
+    loop_cv_.notify_all();
+    if (loop_.joinable()) loop_.join();
+    absl::Status dereg = options_.registry->Deregister(registration_);
+    if (!dereg.ok())
+      log::Warn(absl::StrCat("server ", options_.name, ": deregister: ", dereg.message()));
+    // Serve late arrivals from clients whose caches still hold us.
+    std::this_thread::sleep_for(options_.drain_grace);
+    Shutdown();
+    log::Info(absl::StrCat("server ", options_.name, " (", options_.id, ") stopped"));
+    return dereg;
+  }
+
+  std::string listen_address() const { return listen_address_; }
+  std::string advertised_address() const { return advertised_; }
+  registry::Service Registration() const { return registration_; }
+  ServerOptions& options() { return options_; }
+
+  // Decodes, runs the handler and encodes, on a pool thread; `done` gets the status.
+  void Dispatch(const grpc::ServerContextBase* ctx, const std::string& path,
+                grpc::ByteBuffer* request, grpc::ByteBuffer* response,
+                std::function<void(const grpc::Status&)> done) {
+    std::string name;
+    const Endpoint* ep = nullptr;
+    if (internal::EndpointFromPath(path, &name)) {
+      auto it = endpoints_.find(name);
+      if (it != endpoints_.end()) ep = &it->second;
+    }
+    if (ep == nullptr) {
+      done(internal::ToGrpcStatus(
+          errors::NotImplemented(options_.name, absl::StrCat("unknown endpoint for path ", path)),
+          options_.name));
+      return;
+    }
+    pool_->Post([this, ctx, ep, request, response, done = std::move(done)] {
+      done(Invoke(*ctx, *ep, request, response));
+    });
+  }
+
+ private:
+  // A typed gRPC service for one proto service whose methods hand raw bytes to Dispatch.
+  class TypedService : public grpc::Service {
+   public:
+    TypedService(Impl* impl, const std::vector<std::string>& paths)
+        : paths_(paths.begin(), paths.end()) {
+      for (std::size_t i = 0; i < paths_.size(); ++i) {
+        AddMethod(new grpc::internal::RpcServiceMethod(
+            paths_[i].c_str(), grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
+        const std::string* path = &paths_[i];
+        MarkMethodRawCallback(
+            static_cast<int>(i),
+            new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+                [impl, path](grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
+                             grpc::ByteBuffer* rsp) {
+                  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+                  impl->Dispatch(ctx, *path, const_cast<grpc::ByteBuffer*>(req), rsp,
+                                 [reactor](const grpc::Status& s) { reactor->Finish(s); });
+                  return reactor;
+                }));
+      }
+    }
+
+   private:
+    std::deque<std::string> paths_;  // RpcServiceMethod keeps the char pointers
+  };
+
+  // Unary calls on paths no typed service claims.
+  class GenericReactor : public grpc::ServerGenericBidiReactor {
+   public:
+    GenericReactor(Impl* impl, grpc::GenericCallbackServerContext* ctx) : impl_(impl), ctx_(ctx) {
+      StartRead(&request_);
+    }
+    void OnReadDone(bool ok) override {
+      if (!ok) {
+        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message"));
+        return;
+      }
+      impl_->Dispatch(ctx_, ctx_->method(), &request_, &response_, [this](const grpc::Status& s) {
+        if (s.ok()) {
+          StartWriteAndFinish(&response_, grpc::WriteOptions(), s);
+        } else {
+          Finish(s);
+        }
+      });
+    }
+    void OnDone() override { delete this; }
+
+   private:
+    Impl* impl_;
+    grpc::GenericCallbackServerContext* ctx_;
+    grpc::ByteBuffer request_, response_;
+  };
+
+  class GenericService : public grpc::CallbackGenericService {
+   public:
+    explicit GenericService(Impl* impl) : impl_(impl) {}
+    grpc::ServerGenericBidiReactor* CreateReactor(
+        grpc::GenericCallbackServerContext* ctx) override {
+      return new GenericReactor(impl_, ctx);
+    }
+
+   private:
+    Impl* impl_;
+  };
+
+  void BuildTypedServices() {
+    std::map<const pb::ServiceDescriptor*, std::vector<std::string>> by_service;
+    for (auto& [name, ep] : endpoints_) {
+      const pb::MethodDescriptor* md = ep.method.descriptor;
+      by_service[md->service()].push_back(
+          absl::StrCat("/", md->service()->full_name(), "/", md->name()));
+    }
+    typed_.clear();
+    for (auto& [svc, paths] : by_service)
+      typed_.push_back(std::make_unique<TypedService>(this, paths));
+  }
+
+  grpc::Status Invoke(const grpc::ServerContextBase& call, const Endpoint& ep,
+                      grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+    Context ctx;
+    ctx.service = options_.name;
+    ctx.endpoint =
+        absl::StrCat(ep.method.descriptor->service()->name(), ".", ep.method.descriptor->name());
+    for (const auto& [k, v] : call.client_metadata()) {
+      ctx.metadata[absl::AsciiStrToLower(absl::string_view(k.data(), k.size()))] =
+          std::string(v.data(), v.size());
+    }
+    ctx.deadline = call.deadline();
+    auto ct = ctx.metadata.find("x-content-type");
+    ctx.content_type = ct == ctx.metadata.end() ? internal::kContentTypeProto : ct->second;
+    Codec codec;
+    if (absl::Status s = internal::CodecFor(ctx.content_type, &codec); !s.ok()) {
+      return internal::ToGrpcStatus(errors::BadRequest(options_.name, s.message()), options_.name);
+    }
+    std::unique_ptr<pb::Message> in(ep.method.request_prototype->New());
+    std::unique_ptr<pb::Message> out(ep.method.response_prototype->New());
+    if (absl::Status s = internal::Decode(request, codec, in.get()); !s.ok()) {
+      return internal::ToGrpcStatus(errors::BadRequest(options_.name, s.message()), options_.name);
+    }
+    absl::Status result;
+    try {
+      result = ep.wrapped(ctx, *in, out.get());
+    } catch (const std::exception& e) {
+      result = errors::InternalServerError(options_.name,
+                                           absl::StrCat(ctx.endpoint, " threw: ", e.what()));
+    } catch (...) {
+      result = errors::InternalServerError(options_.name, absl::StrCat(ctx.endpoint, " threw"));
+    }
+    if (!result.ok()) return internal::ToGrpcStatus(result, options_.name);
+    if (absl::Status s = internal::Encode(*out, codec, response); !s.ok()) {
+      return internal::ToGrpcStatus(errors::InternalServerError(options_.name, s.message()),
+                                    options_.name);
+    }
+    return grpc::Status::OK;
+  }
+
+  registry::Service BuildRegistration() const {
+    registry::Service s;
+    s.name = options_.name;
+    s.version = options_.version;
+    for (const auto& [name, ep] : endpoints_)
+      s.endpoints.push_back(internal::EndpointFor(*ep.method.descriptor));
+    std::sort(
+        s.endpoints.begin(), s.endpoints.end(),
+        [](const registry::Endpoint& a, const registry::Endpoint& b) { return a.name < b.name; });
+    registry::Node node{options_.id, advertised_, options_.metadata};
+    std::string reg = options_.registry->String();
+    node.metadata.emplace("registry", reg.substr(0, reg.find(':')));
+    node.metadata.emplace("server", "grpc");
+    node.metadata.emplace("transport", "grpc");
+    node.metadata.emplace("broker", "http");
+    node.metadata.emplace("protocol", "grpc");
+    s.nodes.push_back(std::move(node));
+    return s;
+  }
+
+  absl::Status RegisterOnce() {
+    if (options_.register_check) {
+      if (absl::Status c = options_.register_check(); !c.ok()) {
+        return absl::FailedPreconditionError(absl::StrCat("register check failed: ", c.message()));
+      }
+    }
+    absl::Status s = options_.registry->Register(registration_, {options_.register_ttl});
+    registered_ = s.ok();
+    return s;
+  }
+
+  void RegisterLoop() {
+    std::unique_lock<std::mutex> l(loop_mu_);
+    while (!loop_cv_.wait_for(l, options_.register_interval, [this] { return stopping_.load(); })) {
+      if (options_.register_check) {
+        if (absl::Status c = options_.register_check(); !c.ok()) {
+          if (registered_) {
+            log::Warn(absl::StrCat("server ", options_.name,
+                                   ": register check failed, deregistering: ", c.message()));
+            (void)options_.registry->Deregister(registration_);
+            registered_ = false;
+          }
+          continue;
+        }
+      }
+      absl::Status s = options_.registry->Register(registration_, {options_.register_ttl});
+      if (!s.ok()) {
+        log::Warn(absl::StrCat("server ", options_.name, ": re-register failed: ", s.message()));
+      } else if (!registered_) {
+        log::Info(absl::StrCat("server ", options_.name, ": registered again"));
+      }
+      registered_ = s.ok();
+    }
+  }
+
+  void Shutdown() {
+    if (server_ != nullptr) {
+      server_->Shutdown(std::chrono::system_clock::now() + options_.drain_timeout);
+      server_->Wait();
+      server_.reset();
+    }
+    pool_.reset();  // runs what is queued, then joins
+  }
+
+  ServerOptions options_;
+  std::mutex mu_;
+  bool running_ = false;
+  absl::flat_hash_map<std::string, Endpoint> endpoints_;  // fixed once started
+  std::vector<std::unique_ptr<TypedService>> typed_;
+  std::unique_ptr<GenericService> generic_;
+  std::unique_ptr<internal::ThreadPool> pool_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string listen_address_, advertised_;
+  registry::Service registration_;
+  bool registered_ = false;  // touched by Start and the loop thread only
+
+  std::mutex loop_mu_;
+  std::condition_variable loop_cv_;
+  std::atomic<bool> stopping_{false};
+  std::thread loop_;
+};
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Server::~Server() = default;
+absl::Status Server::Handle(std::vector<Method> methods) {
+  return impl_->Handle(std::move(methods));
+}
+absl::Status Server::Start() { return impl_->Start(); }
+absl::Status Server::Stop() { return impl_->Stop(); }
+std::string Server::listen_address() const { return impl_->listen_address(); }
+std::string Server::advertised_address() const { return impl_->advertised_address(); }
+registry::Service Server::Registration() const { return impl_->Registration(); }
+ServerOptions& Server::options() { return impl_->options(); }
+
+}  // namespace micro::server

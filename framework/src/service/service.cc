@@ -1,0 +1,267 @@
+#include "micro/service.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "micro/client/client.h"
+#include "micro/log.h"
+#include "micro/plugins/builtin.h"
+#include "micro/registry/memory.h"
+#include "micro/registry/plugin.h"
+#include "micro/server/server.h"
+#include "service/flags.h"
+
+namespace micro {
+namespace {
+
+// Signals reach Run through a pipe: the handler only writes a byte.
+int g_signal_pipe[2] = {-1, -1};
+
+void OnSignal(int) {
+  int saved = errno;
+  char b = 1;
+  if (g_signal_pipe[1] >= 0) (void)!write(g_signal_pipe[1], &b, 1);
+  errno = saved;
+}
+
+void InstallSignalHandlers() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (pipe(g_signal_pipe) != 0) return;
+    fcntl(g_signal_pipe[0], F_SETFD, FD_CLOEXEC);
+    fcntl(g_signal_pipe[1], F_SETFD, FD_CLOEXEC);
+    fcntl(g_signal_pipe[1], F_SETFL, O_NONBLOCK);
+    struct sigaction sa {};
+    sa.sa_handler = OnSignal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+  });
+}
+
+absl::Status RunHooks(const std::vector<Hook>& hooks, const char* stage, bool stop_at_first) {
+  std::vector<std::string> failures;
+  for (const Hook& h : hooks) {
+    absl::Status s = h();
+    if (s.ok()) continue;
+    if (stop_at_first) return absl::Status(s.code(), absl::StrCat(stage, ": ", s.message()));
+    failures.push_back(std::string(s.message()));
+  }
+  if (failures.empty()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat(stage, ": ", absl::StrJoin(failures, "; ")));
+}
+
+}  // namespace
+
+class Service::Impl {
+ public:
+  explicit Impl(Options options) : options_(std::move(options)) { RegisterBuiltinPlugins(); }
+
+  absl::Status Init(int argc, char** argv) {
+    if (server_ != nullptr || client_ != nullptr) {
+      return absl::FailedPreconditionError("Init must come before server() and client()");
+    }
+    bool help = false, registry_set = false;
+    absl::Status s = internal::ApplyFlags(argc, argv, extra_, &options_, &registry_set, &help);
+    if (help) {
+      std::fputs(internal::Usage(argc > 0 ? argv[0] : "service", extra_).c_str(), stdout);
+      std::exit(0);
+    }
+    if (!s.ok()) return s;
+    // A registry named by flag or variable replaces one given in code.
+    if (registry_set) options_.server.registry = nullptr;
+    // Fail now, naming the setting, rather than at the first call.
+    if (auto reg = Registry(); !reg.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("registry \"", options_.registry, "\": ", reg.status().message()));
+    }
+    return absl::OkStatus();
+  }
+
+  void AddFlag(std::string name, std::string help, std::string* target) {
+    extra_[std::move(name)] = internal::ExtraFlag{std::move(help), target};
+  }
+
+  absl::StatusOr<std::shared_ptr<registry::Registry>> Registry() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (options_.server.registry == nullptr) {
+      auto made = registry::NewRegistry(options_.registry);
+      if (!made.ok()) return made.status();
+      options_.server.registry = std::shared_ptr<registry::Registry>(std::move(*made));
+    }
+    return options_.server.registry;
+  }
+
+  server::Server& Server() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (server_ == nullptr) server_ = std::make_unique<server::Server>(options_.server);
+    return *server_;
+  }
+
+  std::shared_ptr<client::Client> Client() {
+    auto reg = Registry();
+    std::lock_guard<std::mutex> l(mu_);
+    if (client_ == nullptr) {
+      client::ClientOptions o = options_.client;
+      if (reg.ok()) {
+        o.registry = *reg;
+      } else {
+        log::Error(absl::StrCat("client: ", reg.status().message(), "; no service will be found"));
+        o.registry = std::shared_ptr<registry::Registry>(registry::NewMemoryRegistry());
+      }
+      client_ = std::make_shared<client::Client>(std::move(o));
+    }
+    return client_;
+  }
+
+  absl::Status Start() {
+    auto reg = Registry();
+    if (!reg.ok())
+      return absl::InvalidArgumentError(absl::StrCat("registry: ", reg.status().message()));
+    if (absl::Status s = RunHooks(options_.before_start, "before start", true); !s.ok()) return s;
+    server::Server& srv = Server();
+    srv.options().registry = *reg;
+    if (absl::Status s = srv.Start(); !s.ok()) return s;
+    return RunHooks(options_.after_start, "after start", true);
+  }
+
+  absl::Status Stop() {
+    std::vector<std::string> errors;
+    if (absl::Status s = RunHooks(options_.before_stop, "before stop", false); !s.ok())
+      errors.emplace_back(s.message());
+    if (server_ != nullptr) {
+      if (absl::Status s = server_->Stop(); !s.ok())
+        errors.push_back(absl::StrCat("stop: ", s.message()));
+    }
+    if (absl::Status s = RunHooks(options_.after_stop, "after stop", false); !s.ok())
+      errors.emplace_back(s.message());
+    if (errors.empty()) return absl::OkStatus();
+    return absl::InternalError(absl::StrJoin(errors, "; "));
+  }
+
+  absl::Status Run() {
+    InstallSignalHandlers();
+    if (g_signal_pipe[0] < 0) return absl::InternalError("cannot set up signal handling");
+    if (absl::Status s = Start(); !s.ok()) {
+      log::Error(absl::StrCat("service ", options_.server.name, ": ", s.message()));
+      return s;
+    }
+    char b;
+    while (read(g_signal_pipe[0], &b, 1) < 0 && errno == EINTR) {
+    }
+    log::Info(absl::StrCat("service ", options_.server.name, ": stopping"));
+    absl::Status s = Stop();
+    if (!s.ok()) log::Error(absl::StrCat("service ", options_.server.name, ": ", s.message()));
+    return s;
+  }
+
+  void Shutdown() { OnSignal(0); }
+
+  const Options& options() const { return options_; }
+
+ private:
+  Options options_;
+  std::map<std::string, internal::ExtraFlag> extra_;
+  std::mutex mu_;
+  std::unique_ptr<server::Server> server_;
+  std::shared_ptr<client::Client> client_;
+};
+
+Service::Service(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Service::~Service() = default;
+absl::Status Service::Init(int argc, char** argv) { return impl_->Init(argc, argv); }
+void Service::AddFlag(std::string name, std::string help, std::string* target) {
+  impl_->AddFlag(std::move(name), std::move(help), target);
+}
+server::Server& Service::server() { return impl_->Server(); }
+std::shared_ptr<client::Client> Service::client() { return impl_->Client(); }
+std::shared_ptr<registry::Registry> Service::registry() {
+  auto r = impl_->Registry();
+  return r.ok() ? *r : nullptr;
+}
+absl::Status Service::Start() { return impl_->Start(); }
+absl::Status Service::Stop() { return impl_->Stop(); }
+absl::Status Service::Run() { return impl_->Run(); }
+void Service::Shutdown() { impl_->Shutdown(); }
+const Options& Service::options() const { return impl_->options(); }
+
+std::unique_ptr<Service> NewService(std::vector<Option> options) {
+  Options o;
+  for (const Option& opt : options) opt(o);
+  return std::make_unique<Service>(std::move(o));
+}
+
+Option Name(std::string v) {
+  return [v](Options& o) { o.server.name = v; };
+}
+Option Version(std::string v) {
+  return [v](Options& o) { o.server.version = v; };
+}
+Option Id(std::string v) {
+  return [v](Options& o) { o.server.id = v; };
+}
+Option Address(std::string v) {
+  return [v](Options& o) { o.server.address = v; };
+}
+Option Advertise(std::string v) {
+  return [v](Options& o) { o.server.advertise = v; };
+}
+Option Metadata(registry::Metadata v) {
+  return [v](Options& o) { o.server.metadata = v; };
+}
+Option RegisterTTL(std::chrono::milliseconds v) {
+  return [v](Options& o) { o.server.register_ttl = v; };
+}
+Option RegisterInterval(std::chrono::milliseconds v) {
+  return [v](Options& o) { o.server.register_interval = v; };
+}
+Option RegisterCheck(std::function<absl::Status()> v) {
+  return [v](Options& o) { o.server.register_check = v; };
+}
+Option Registry(std::string uri) {
+  return [uri](Options& o) {
+    o.registry = uri;
+    o.server.registry = nullptr;
+  };
+}
+Option Registry(std::shared_ptr<registry::Registry> r) {
+  return [r](Options& o) { o.server.registry = r; };
+}
+Option Retries(int v) {
+  return [v](Options& o) { o.client.retries = v; };
+}
+Option RequestTimeout(std::chrono::milliseconds v) {
+  return [v](Options& o) { o.client.request_timeout = v; };
+}
+Option DrainGrace(std::chrono::milliseconds v) {
+  return [v](Options& o) { o.server.drain_grace = v; };
+}
+Option WrapHandler(server::HandlerWrapper w) {
+  return [w](Options& o) { o.server.wrappers.push_back(w); };
+}
+Option WrapClient(client::CallWrapper w) {
+  return [w](Options& o) { o.client.wrappers.push_back(w); };
+}
+Option BeforeStart(Hook h) {
+  return [h](Options& o) { o.before_start.push_back(h); };
+}
+Option AfterStart(Hook h) {
+  return [h](Options& o) { o.after_start.push_back(h); };
+}
+Option BeforeStop(Hook h) {
+  return [h](Options& o) { o.before_stop.push_back(h); };
+}
+Option AfterStop(Hook h) {
+  return [h](Options& o) { o.after_stop.push_back(h); };
+}
+
+}  // namespace micro

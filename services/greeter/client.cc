@@ -1,0 +1,42 @@
+// Calls Greeter.Hello on the "helloworld" service and prints the answer.
+//
+//   greeter-client --name World [--registry ...]
+//   greeter-client --name World --node 127.0.0.1:50051   (no shared registry: call this node)
+#include <iostream>
+
+#include "greeter.micro.h"
+#include "micro/micro.h"
+#include "micro/registry/registry.h"
+
+int main(int argc, char** argv) {
+  std::string name = "World", node, count = "1";
+  auto service = micro::NewService(micro::Name("helloworld.client"));
+  service->AddFlag("name", "who to greet", &name);
+  service->AddFlag("node", "call this host:port instead of looking the service up", &node);
+  service->AddFlag("count", "how many calls to make", &count);
+  if (absl::Status s = service->Init(argc, argv); !s.ok()) {
+    std::cerr << s.message() << "\n";
+    return 2;
+  }
+  if (!node.empty()) {
+    // Without a registry the client shares with the server, name its node directly.
+    micro::registry::Service svc{"helloworld", "latest", {}, {}, {{"helloworld-static", node, {}}}};
+    if (absl::Status s = service->registry()->Register(svc); !s.ok()) {
+      std::cerr << s.message() << "\n";
+      return 2;
+    }
+  }
+  helloworld::GreeterService greeter("helloworld", service->client());
+  helloworld::Request req;
+  req.set_name(name);
+  int n = std::max(1, std::atoi(count.c_str()));
+  for (int i = 0; i < n; ++i) {
+    auto rsp = greeter.Hello(req);
+    if (!rsp.ok()) {
+      std::cerr << "error: " << micro::errors::FromStatus(rsp.status()).ToJson() << "\n";
+      return 1;
+    }
+    std::cout << rsp->msg() << std::endl;
+  }
+  return 0;
+}
