@@ -143,8 +143,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     return o.timeout.count() > 0 ? o.timeout : options_.request_timeout;
   }
 
+  // Unavailable: no connection, or the node refused. Cancelled: this client
+  // never cancels its calls, so it comes from the server side (a stream reset
+  // while that server shut down). Both mean "try another node".
   bool Retryable(const grpc::Status& s) const {
     return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+           s.error_code() == grpc::StatusCode::CANCELLED ||
            (options_.retry_on_timeout && s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
   }
 

@@ -5,7 +5,7 @@
 //   absl::Status s = client.Call("helloworld", "Greeter.Hello", req, &rsp);
 //
 // Each attempt picks a node through the selector and marks the outcome on it.
-// Connection failures and Unavailable are retried on the next node after a
+// Connection failures, Unavailable and server-side Cancelled are retried on the next node after a
 // backoff, up to `retries` times and within the call's timeout; a timeout is
 // retried only with retry_on_timeout. Other errors come back at once, as the
 // go-micro error the server sent (micro::errors::FromStatus recovers it).

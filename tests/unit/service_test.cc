@@ -1,0 +1,337 @@
+// The service layer in one process: real gRPC on 127.0.0.1, the memory registry.
+#include <catch2/catch.hpp>
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <future>
+
+#include "core/wire.h"
+#include "greeter.micro.h"
+#include "micro/micro.h"
+#include "micro/registry/memory.h"
+#include "test_util.h"
+
+namespace reg = micro::registry;
+using namespace std::chrono_literals;
+using micro::testing::Eventually;
+
+namespace {
+
+class Greeter : public helloworld::GreeterHandler {
+ public:
+  std::atomic<int> calls{0};
+  std::string last_trace;
+  absl::Status Hello(micro::server::Context& ctx, const helloworld::Request& req,
+                     helloworld::Response* rsp) override {
+    ++calls;
+    last_trace = std::string(ctx.Metadata("X-Trace-Id"));
+    if (req.name() == "conflict") return micro::errors::Conflict("greeter.test", "already greeted");
+    if (req.name() == "plain") return absl::NotFoundError("no such person");
+    if (req.name() == "throw") throw std::runtime_error("boom");
+    rsp->set_msg("Hello " + req.name());
+    return absl::OkStatus();
+  }
+};
+
+struct Fixture {
+  std::shared_ptr<reg::Registry> registry = reg::NewMemoryRegistry();
+  std::shared_ptr<Greeter> handler = std::make_shared<Greeter>();
+  std::unique_ptr<micro::server::Server> server;
+  std::shared_ptr<micro::client::Client> client;
+
+  explicit Fixture(const std::string& name = "helloworld", micro::server::ServerOptions o = {}) {
+    o.name = name;
+    o.address = "127.0.0.1:0";
+    o.registry = registry;
+    o.drain_grace = 0ms;
+    server = std::make_unique<micro::server::Server>(o);
+    REQUIRE(helloworld::RegisterGreeterHandler(*server, handler).ok());
+    REQUIRE(server->Start().ok());
+    micro::client::ClientOptions co;
+    co.registry = registry;
+    co.backoff = [](int) { return 1ms; };
+    client = std::make_shared<micro::client::Client>(co);
+  }
+};
+
+helloworld::Request Named(const std::string& n) {
+  helloworld::Request r;
+  r.set_name(n);
+  return r;
+}
+
+// A raw call on any path with any content type, bypassing the framework's client.
+grpc::Status RawCall(const std::string& address, const std::string& path,
+                     const std::string& content_type, const std::string& body, std::string* out) {
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  if (!content_type.empty()) ctx.AddMetadata("x-content-type", content_type);
+  grpc::ByteBuffer req = micro::internal::BytesOf(body), rsp;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, path, grpc::StubOptions(), &req, &rsp,
+                 [&](grpc::Status s) { done.set_value(s); });
+  grpc::Status s = done.get_future().get();
+  *out = micro::internal::StringOf(rsp);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("generated client calls the generated handler, sync and async") {
+  Fixture f;
+  helloworld::GreeterService greeter("helloworld", f.client);
+  auto rsp = greeter.Hello(Named("World"));
+  REQUIRE(rsp.ok());
+  CHECK(rsp->msg() == "Hello World");
+
+  std::promise<absl::StatusOr<helloworld::Response>> p;
+  greeter.HelloAsync(Named("Async"),
+                     [&](absl::StatusOr<helloworld::Response> r) { p.set_value(std::move(r)); });
+  auto async = p.get_future().get();
+  REQUIRE(async.ok());
+  CHECK(async->msg() == "Hello Async");
+}
+
+TEST_CASE("go-micro alias paths and the standard path reach the same handler") {
+  Fixture f("go.micro.srv.greeter");
+  helloworld::Request req = Named("Alias");
+  std::string body = req.SerializeAsString(), out;
+  for (const char* path : {"/helloworld.Greeter/Hello", "/go.micro.srv.greeter.Greeter/Hello",
+                           "/anything.at.all.Greeter/Hello", "/Greeter/Hello"}) {
+    INFO(path);
+    grpc::Status s = RawCall(f.server->listen_address(), path, "", body, &out);
+    REQUIRE(s.ok());
+    helloworld::Response rsp;
+    REQUIRE(rsp.ParseFromString(out));
+    CHECK(rsp.msg() == "Hello Alias");
+  }
+  // The framework's client uses go-micro's form: /<registered name>.Greeter/Hello.
+  helloworld::GreeterService greeter("go.micro.srv.greeter", f.client);
+  CHECK(greeter.Hello(Named("x")).ok());
+}
+
+TEST_CASE("a JSON request gets a JSON response") {
+  Fixture f;
+  std::string out;
+  grpc::Status s = RawCall(f.server->listen_address(), "/helloworld.Greeter/Hello",
+                           "application/grpc+json", R"({"name":"Json","unknownField":1})", &out);
+  REQUIRE(s.ok());
+  CHECK(out == R"({"msg":"Hello Json"})");
+
+  std::promise<absl::StatusOr<std::string>> p;
+  micro::client::CallOptions o;
+  o.content_type = "application/grpc+json";
+  f.client->CallRawAsync(
+      "helloworld", "Greeter.Hello", R"({"name":"Raw"})",
+      [&](absl::StatusOr<std::string> r) { p.set_value(std::move(r)); }, o);
+  auto raw = p.get_future().get();
+  REQUIRE(raw.ok());
+  CHECK(*raw == R"({"msg":"Hello Raw"})");
+}
+
+TEST_CASE("malformed requests get InvalidArgument with a message, and the server keeps serving") {
+  Fixture f;
+  std::string out;
+  struct Case {
+    const char* content_type;
+    std::string body;
+    const char* expect;
+  };
+  for (const Case& c :
+       {Case{"application/grpc+json", "{\"name\":", "malformed JSON"},
+        Case{"application/grpc+json", "[1,2]", "malformed JSON"},
+        Case{"application/grpc+proto", std::string("\x0a\xff\xff\xff", 4), "malformed protobuf"},
+        Case{"text/xml", "<a/>", "unsupported content type"}}) {
+    INFO(c.body);
+    grpc::Status s = RawCall(f.server->listen_address(), "/helloworld.Greeter/Hello",
+                             c.content_type, c.body, &out);
+    CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    micro::Error e;
+    REQUIRE(e.ParseJson(s.error_message()));
+    CHECK(e.code == 400);
+    CHECK(e.id == "helloworld");
+    CHECK_THAT(e.detail, Catch::Contains(c.expect));
+  }
+  grpc::Status s = RawCall(f.server->listen_address(), "/helloworld.Greeter/Nope", "", "", &out);
+  CHECK(s.error_code() == grpc::StatusCode::UNIMPLEMENTED);
+  helloworld::GreeterService greeter("helloworld", f.client);
+  CHECK(greeter.Hello(Named("still fine")).ok());
+}
+
+TEST_CASE("errors survive the hop: code, id, detail, status") {
+  Fixture f;
+  helloworld::GreeterService greeter("helloworld", f.client);
+  auto r = greeter.Hello(Named("conflict"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == absl::StatusCode::kAlreadyExists);
+  micro::Error e = micro::errors::FromStatus(r.status());
+  CHECK(e == micro::Error{"greeter.test", 409, "already greeted", "Conflict"});
+
+  auto plain = greeter.Hello(Named("plain"));  // a plain absl status: id = service name
+  CHECK(micro::errors::FromStatus(plain.status()) ==
+        micro::Error{"helloworld", 404, "no such person", "Not Found"});
+
+  auto thrown = greeter.Hello(Named("throw"));  // an exception never crosses the server
+  CHECK(micro::errors::FromStatus(thrown.status()).code == 500);
+  CHECK_THAT(micro::errors::FromStatus(thrown.status()).detail, Catch::Contains("boom"));
+}
+
+TEST_CASE("metadata reaches the handler with lower-case keys") {
+  Fixture f;
+  helloworld::GreeterService greeter("helloworld", f.client);
+  micro::client::CallOptions o;
+  o.metadata = {{"X-Trace-Id", "abc123"}, {"Bad Key", "dropped"}, {"x-ok", "line\nbreak"}};
+  REQUIRE(greeter.Hello(Named("m"), o).ok());
+  CHECK(f.handler->last_trace == "abc123");
+}
+
+TEST_CASE("the registration carries endpoints, node metadata and the bound address") {
+  Fixture f;
+  auto svc = f.registry->GetService("helloworld");
+  REQUIRE(svc.ok());
+  const reg::Service& s = svc->at(0);
+  REQUIRE(s.endpoints.size() == 1);
+  CHECK(s.endpoints[0].name == "Greeter.Hello");
+  CHECK(s.endpoints[0].request->name == "Request");
+  CHECK(s.endpoints[0].request->values.at(0).name == "name");
+  CHECK(s.endpoints[0].request->values.at(0).type == "string");
+  REQUIRE(s.nodes.size() == 1);
+  CHECK(s.nodes[0].address == f.server->listen_address());
+  CHECK(s.nodes[0].address.rfind("127.0.0.1:", 0) == 0);
+  CHECK(s.nodes[0].address != "127.0.0.1:0");
+  CHECK(s.nodes[0].id.rfind("helloworld-", 0) == 0);
+  CHECK(s.nodes[0].metadata.at("protocol") == "grpc");
+  CHECK(s.nodes[0].metadata.at("registry") == "memory");
+  REQUIRE(f.server->Stop().ok());
+  CHECK(absl::IsNotFound(f.registry->GetService("helloworld").status()));
+}
+
+TEST_CASE("the health service answers SERVING") {
+  Fixture f;
+  std::string out;
+  // grpc.health.v1.HealthCheckRequest{} -> HealthCheckResponse{status: SERVING (1)}
+  grpc::Status s =
+      RawCall(f.server->listen_address(), "/grpc.health.v1.Health/Check", "", "", &out);
+  REQUIRE(s.ok());
+  CHECK(out == std::string("\x08\x01", 2));
+}
+
+TEST_CASE("retries move to another node when one is down, and mark both") {
+  Fixture f;
+  // A node that refuses connections, registered beside the real one.
+  reg::Service dead{"helloworld", "latest", {}, {}, {reg::Node{"dead-1", "127.0.0.1:1", {}}}};
+  REQUIRE(f.registry->Register(dead).ok());
+  micro::client::ClientOptions co;
+  co.registry = f.registry;
+  co.selector.strategy = micro::selector::Strategy::kRoundRobin;
+  co.backoff = [](int) { return 1ms; };
+  micro::client::Client client(co);
+  helloworld::GreeterService greeter("helloworld",
+                                     std::shared_ptr<micro::client::Client>(&client, [](auto*) {}));
+  for (int i = 0; i < 20; ++i) REQUIRE(greeter.Hello(Named("r")).ok());
+  auto dead_stats = client.selector().Stats("helloworld", "dead-1");
+  CHECK(dead_stats.failures >= 5);
+  CHECK(dead_stats.successes == 0);
+  CHECK(f.handler->calls == 20);
+
+  micro::client::CallOptions none;
+  none.retries = 0;
+  int failed = 0;
+  for (int i = 0; i < 20; ++i) failed += greeter.Hello(Named("r"), none).ok() ? 0 : 1;
+  CHECK(failed > 0);  // without retries the dead node shows
+}
+
+TEST_CASE("server and client wrappers run in order around the handler") {
+  std::vector<std::string> order;
+  std::mutex mu;
+  auto note = [&](std::string s) {
+    std::lock_guard<std::mutex> l(mu);
+    order.push_back(std::move(s));
+  };
+  micro::server::ServerOptions so;
+  for (std::string tag : {"outer", "inner"}) {
+    so.wrappers.push_back([&, tag](micro::server::HandlerFn next) -> micro::server::HandlerFn {
+      return [&, tag, next](micro::server::Context& c, const google::protobuf::Message& in,
+                            google::protobuf::Message* out) {
+        note("server " + tag);
+        return next(c, in, out);
+      };
+    });
+  }
+  Fixture f("helloworld", so);
+  micro::client::ClientOptions co;
+  co.registry = f.registry;
+  co.wrappers.push_back([&](micro::client::CallFn next) -> micro::client::CallFn {
+    return [&, next](const micro::client::Request& r, const google::protobuf::Message& in,
+                     google::protobuf::Message* out) {
+      note("client " + r.endpoint);
+      return next(r, in, out);
+    };
+  });
+  auto client = std::make_shared<micro::client::Client>(co);
+  REQUIRE(helloworld::GreeterService("helloworld", client).Hello(Named("w")).ok());
+  CHECK(order == std::vector<std::string>{"client Greeter.Hello", "server outer", "server inner"});
+}
+
+TEST_CASE("a failing register check deregisters the node until it passes") {
+  std::atomic<bool> healthy{true};
+  micro::server::ServerOptions so;
+  so.register_interval = 20ms;
+  so.register_check = [&] {
+    return healthy ? absl::OkStatus() : absl::UnavailableError("db down");
+  };
+  Fixture f("helloworld", so);
+  REQUIRE(f.registry->GetService("helloworld").ok());
+  healthy = false;
+  CHECK(
+      Eventually([&] { return absl::IsNotFound(f.registry->GetService("helloworld").status()); }));
+  healthy = true;
+  CHECK(Eventually([&] { return f.registry->GetService("helloworld").ok(); }));
+}
+
+TEST_CASE("calls to an unknown service fail at once with a 404 error") {
+  Fixture f;
+  helloworld::GreeterService nobody("nobody", f.client);
+  auto r = nobody.Hello(Named("x"));
+  REQUIRE_FALSE(r.ok());
+  micro::Error e = micro::errors::FromStatus(r.status());
+  CHECK(e.code == 404);
+  CHECK(e.id == "go.micro.client");
+  CHECK_THAT(e.detail, Catch::Contains("nobody"));
+}
+
+TEST_CASE("server reflection lists the service") {
+  Fixture f;
+  auto channel =
+      grpc::CreateChannel(f.server->listen_address(), grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  grpc::CompletionQueue cq;
+  auto stream =
+      stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  auto step = [&](auto&& op) {
+    op();
+    void* tag;
+    bool ok = false;
+    return cq.Next(&tag, &ok) && ok;
+  };
+  // ServerReflectionRequest{list_services: ""}: field 7, length-delimited, empty.
+  grpc::ByteBuffer req = micro::internal::BytesOf(std::string("\x3a\x00", 2)), rsp;
+  REQUIRE(step([&] { stream->StartCall(reinterpret_cast<void*>(1)); }));
+  REQUIRE(step([&] { stream->Write(req, reinterpret_cast<void*>(2)); }));
+  REQUIRE(step([&] { stream->WritesDone(reinterpret_cast<void*>(3)); }));
+  REQUIRE(step([&] { stream->Read(&rsp, reinterpret_cast<void*>(4)); }));
+  CHECK_THAT(micro::internal::StringOf(rsp), Catch::Contains("helloworld.Greeter"));
+  grpc::Status status;
+  step([&] { stream->Finish(&status, reinterpret_cast<void*>(5)); });
+  cq.Shutdown();
+  void* tag;
+  bool ok;
+  while (cq.Next(&tag, &ok)) {
+  }
+}
