@@ -163,7 +163,7 @@ TEST_CASE("a broken watch is re-created and entries are re-read") {
   CHECK(Eventually([&] { return NodeCount(cache, "geo") == 3; }));
 }
 
-TEST_CASE("clear drops entries; snapshots already held stay valid") {
+TEST_CASE("clear drops entries, and snapshots already held stay valid") {
   auto r = std::make_shared<FlakyRegistry>();
   REQUIRE(r->Register(Svc("geo", {"g1"}), {}).ok());
   reg::Cache cache(r);

@@ -44,7 +44,7 @@ TEST_CASE("codes map both ways as go-micro maps them") {
   CHECK(errors::HttpFromCode(absl::StatusCode::kDataLoss) == 500);
 }
 
-TEST_CASE("a status carries its error; a plain status gets one built") {
+TEST_CASE("a status carries its error, and a plain status gets one built") {
   absl::Status s = errors::Forbidden("go.micro.api.hotel", "no token");
   CHECK(s.code() == absl::StatusCode::kPermissionDenied);
   CHECK(s.message() == "no token");

@@ -123,7 +123,7 @@ TEST_CASE("Run calls hooks in order around start and stop") {
         std::vector<std::string>{"before start", "after start", "before stop", "after stop"});
 }
 
-TEST_CASE("a failing BeforeStart aborts; failing stop hooks all run and are all reported") {
+TEST_CASE("a failing BeforeStart aborts, and failing stop hooks all run and are all reported") {
   auto fail = [](const char* why) { return [why] { return absl::InternalError(why); }; };
   auto s = micro::NewService(micro::Name("aborts"), micro::Address("127.0.0.1:0"),
                              micro::BeforeStart(fail("no config")));

@@ -335,3 +335,76 @@ TEST_CASE("server reflection lists the service") {
   while (cq.Next(&tag, &ok)) {
   }
 }
+
+TEST_CASE("advertise overrides the registered address, and a wildcard bind registers a real host") {
+  auto registry = std::shared_ptr<reg::Registry>(reg::NewMemoryRegistry());
+  micro::server::ServerOptions o;
+  o.name = "adv";
+  o.address = "127.0.0.1:0";
+  o.advertise = "greeter.example:8443";
+  o.registry = registry;
+  o.drain_grace = 0ms;
+  micro::server::Server s(o);
+  REQUIRE(helloworld::RegisterGreeterHandler(s, std::make_shared<Greeter>()).ok());
+  REQUIRE(s.Start().ok());
+  CHECK(registry->GetService("adv")->at(0).nodes.at(0).address == "greeter.example:8443");
+  REQUIRE(s.Stop().ok());
+
+  o.name = "wild";
+  o.address = ":0";
+  o.advertise.clear();
+  micro::server::Server w(o);
+  REQUIRE(helloworld::RegisterGreeterHandler(w, std::make_shared<Greeter>()).ok());
+  REQUIRE(w.Start().ok());
+  std::string addr = registry->GetService("wild")->at(0).nodes.at(0).address;
+  CHECK(addr.rfind("0.0.0.0", 0) != 0);
+  CHECK(addr.substr(addr.rfind(':') + 1) != "0");
+  REQUIRE(w.Stop().ok());
+
+  o.advertise = "no-port";
+  micro::server::Server bad(o);
+  REQUIRE(helloworld::RegisterGreeterHandler(bad, std::make_shared<Greeter>()).ok());
+  absl::Status st = bad.Start();
+  REQUIRE_FALSE(st.ok());
+  CHECK_THAT(std::string(st.message()), Catch::Contains("no-port"));
+}
+
+namespace {
+// Times out (408) on its first call, then answers.
+class SlowOnce : public helloworld::GreeterHandler {
+ public:
+  std::atomic<int> calls{0};
+  absl::Status Hello(micro::server::Context&, const helloworld::Request&,
+                     helloworld::Response* rsp) override {
+    if (calls++ == 0) return micro::errors::Timeout("slow", "downstream timed out");
+    rsp->set_msg("late");
+    return absl::OkStatus();
+  }
+};
+}  // namespace
+
+TEST_CASE("timeouts are retried only when asked, as go-micro does") {
+  for (bool retry : {false, true}) {
+    INFO(retry);
+    auto registry = std::shared_ptr<reg::Registry>(reg::NewMemoryRegistry());
+    micro::server::ServerOptions o;
+    o.name = "slow";
+    o.address = "127.0.0.1:0";
+    o.registry = registry;
+    o.drain_grace = 0ms;
+    micro::server::Server s(o);
+    auto handler = std::make_shared<SlowOnce>();
+    REQUIRE(helloworld::RegisterGreeterHandler(s, handler).ok());
+    REQUIRE(s.Start().ok());
+    micro::client::ClientOptions co;
+    co.registry = registry;
+    co.retry_on_timeout = retry;
+    co.backoff = [](int) { return 1ms; };
+    auto client = std::make_shared<micro::client::Client>(co);
+    auto r = helloworld::GreeterService("slow", client).Hello(Named("t"));
+    CHECK(r.ok() == retry);
+    CHECK(handler->calls == (retry ? 2 : 1));
+    if (!retry) CHECK(micro::errors::FromStatus(r.status()).code == 408);
+    REQUIRE(s.Stop().ok());
+  }
+}

@@ -104,9 +104,9 @@ class Server::Impl {
     BuildTypedServices();
 
     int threads = options_.handler_threads;
-    if (threads <= 0)
+    if (threads == 0)
       threads = std::max(8, 4 * static_cast<int>(std::thread::hardware_concurrency()));
-    pool_ = std::make_unique<internal::ThreadPool>(threads);
+    if (threads > 0) pool_ = std::make_unique<internal::ThreadPool>(threads);
 
     grpc::EnableDefaultHealthCheckService(options_.health);
     if (options_.reflection) {
@@ -199,6 +199,10 @@ class Server::Impl {
       done(internal::ToGrpcStatus(
           errors::NotImplemented(options_.name, absl::StrCat("unknown endpoint for path ", path)),
           options_.name));
+      return;
+    }
+    if (pool_ == nullptr) {
+      done(Invoke(*ctx, *ep, request, response));
       return;
     }
     pool_->Post([this, ctx, ep, request, response, done = std::move(done)] {
