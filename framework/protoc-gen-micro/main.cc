@@ -11,6 +11,7 @@
 #include <google/protobuf/io/printer.h>
 #include <google/protobuf/io/zero_copy_stream.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,14 @@ std::string CppType(const pb::Descriptor* d) { return "::" + Replace(d->full_nam
 
 bool Unary(const pb::MethodDescriptor* m) {
   return !m->client_streaming() && !m->server_streaming();
+}
+
+// Template variables for one method: $svc$, $m$, $in$, $out$.
+std::map<std::string, std::string> MethodVars(const pb::MethodDescriptor* md) {
+  return {{"svc", md->service()->name()},
+          {"m", md->name()},
+          {"in", CppType(md->input_type())},
+          {"out", CppType(md->output_type())}};
 }
 
 class Generator : public pb::compiler::CodeGenerator {
@@ -95,9 +104,7 @@ class Generator : public pb::compiler::CodeGenerator {
           p->Print("  // $m$: streaming, not generated (unary RPCs only).\n", "m", md->name());
           continue;
         }
-        std::map<std::string, std::string> mv{{"m", md->name()},
-                                              {"in", CppType(md->input_type())},
-                                              {"out", CppType(md->output_type())}};
+        std::map<std::string, std::string> mv = MethodVars(md);
         p->Print(mv,
                  "  absl::Status $m$(const $in$& request, $out$* response,\n"
                  "      const ::micro::client::CallOptions& options = {}) const;\n"
@@ -117,9 +124,7 @@ class Generator : public pb::compiler::CodeGenerator {
       for (int m = 0; m < s->method_count(); ++m) {
         const pb::MethodDescriptor* md = s->method(m);
         if (!Unary(md)) continue;
-        p->Print({{"m", md->name()},
-                  {"in", CppType(md->input_type())},
-                  {"out", CppType(md->output_type())}},
+        p->Print(MethodVars(md),
                  "  virtual absl::Status $m$(::micro::server::Context& ctx, const $in$& request,\n"
                  "                           $out$* response) = 0;\n");
       }
@@ -145,10 +150,7 @@ class Generator : public pb::compiler::CodeGenerator {
       for (int m = 0; m < s->method_count(); ++m) {
         const pb::MethodDescriptor* md = s->method(m);
         if (!Unary(md)) continue;
-        std::map<std::string, std::string> mv{{"svc", s->name()},
-                                              {"m", md->name()},
-                                              {"in", CppType(md->input_type())},
-                                              {"out", CppType(md->output_type())}};
+        std::map<std::string, std::string> mv = MethodVars(md);
         p->Print(
             mv,
             "absl::Status $svc$Service::$m$(const $in$& request, $out$* response,\n"
@@ -180,9 +182,7 @@ class Generator : public pb::compiler::CodeGenerator {
       for (int m = 0; m < s->method_count(); ++m) {
         const pb::MethodDescriptor* md = s->method(m);
         if (!Unary(md)) continue;
-        p->Print({{"m", md->name()},
-                  {"in", CppType(md->input_type())},
-                  {"out", CppType(md->output_type())}},
+        p->Print(MethodVars(md),
                  "  methods.push_back(::micro::server::Method{\n"
                  "      d->FindMethodByName(\"$m$\"), &$in$::default_instance(), "
                  "&$out$::default_instance(),\n"
