@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "mdns_registry.h"
 #include "micro/registry/memory.h"
 #include "micro/registry/plugin.h"
 
@@ -20,6 +21,27 @@ absl::StatusOr<std::unique_ptr<registry::Registry>> MakeMemory(
   return registry::NewMemoryRegistry();
 }
 
+// mdns:// or mdns://<IPv4 address of the interface to use>.
+absl::StatusOr<std::unique_ptr<registry::Registry>> MakeMdns(
+    const registry::RegistryAddress& address) {
+  mdns::MdnsOptions options;
+  if (address.hosts.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the mdns registry takes at most one interface address, got \"", address.uri, "\""));
+  }
+  if (!address.hosts.empty()) {
+    const std::string& host = address.hosts[0];
+    if (host.find(':') != std::string::npos ||
+        host.find_first_not_of("0123456789.") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("mdns registry \"", address.uri,
+                       "\": give the IPv4 address of an interface, without a port"));
+    }
+    options.interface_address = host;
+  }
+  return mdns::NewMdnsRegistry(options);
+}
+
 void Add(const char* scheme, registry::RegistryFactory factory) {
   absl::Status s = registry::RegisterRegistryPlugin(scheme, std::move(factory));
   // Only a scheme already taken by the application itself can fail here; its own wins.
@@ -30,7 +52,10 @@ void Add(const char* scheme, registry::RegistryFactory factory) {
 
 void RegisterBuiltinPlugins() {
   static std::once_flag once;
-  std::call_once(once, [] { Add("memory", MakeMemory); });
+  std::call_once(once, [] {
+    Add("memory", MakeMemory);
+    Add("mdns", MakeMdns);
+  });
 }
 
 }  // namespace micro

@@ -35,4 +35,8 @@ inline bool Eventually(const std::function<bool()>& done,
   return true;
 }
 
+// Tests that send real multicast call this first: they must run inside the
+// network namespace tests/integration/netns-run.sh makes, never on the host.
+inline bool InPrivateNetwork() { return std::getenv("MICRO_TEST_NETNS") != nullptr; }
+
 }  // namespace micro::testing

@@ -1,14 +1,13 @@
-// Real greeter processes, one client. Until a cross-process registry plugin
-// lands, the client's memory registry is given the children's addresses (the
-// children register in their own memory registries).
+// Real greeter processes and one client, finding each other over mDNS in a
+// network namespace of their own (see tests/integration/netns-run.sh).
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <thread>
 
 #include "greeter.micro.h"
+#include "mdns_registry.h"
 #include "micro/micro.h"
-#include "micro/registry/memory.h"
 #include "process.h"
 #include "test_util.h"
 
@@ -24,18 +23,22 @@ struct Node {
 };
 
 Node StartGreeter(const std::string& id) {
+  REQUIRE(micro::testing::InPrivateNetwork());  // real multicast: see netns-run.sh
   std::string address = "127.0.0.1:" + std::to_string(micro::testing::FreePort());
   auto p = std::make_unique<Process>(std::vector<std::string>{
-      GREETER_BIN, "--server_address", address, "--server_id", id, "--registry", "memory"});
+      GREETER_BIN, "--server_address", address, "--server_id", id, "--registry", "mdns"});
   return Node{id, address, std::move(p)};
 }
 
 struct Cluster {
-  std::shared_ptr<reg::Registry> registry = reg::NewMemoryRegistry();
+  std::shared_ptr<reg::Registry> registry;
   std::vector<Node> nodes;
   std::shared_ptr<micro::client::Client> client;
 
   explicit Cluster(int n) {
+    auto made = micro::mdns::NewMdnsRegistry();
+    REQUIRE(made.ok());
+    registry = std::move(*made);
     for (int i = 0; i < n; ++i) nodes.push_back(StartGreeter("greeter-" + std::to_string(i)));
     micro::client::ClientOptions co;
     co.registry = registry;
@@ -43,20 +46,13 @@ struct Cluster {
     co.backoff = [](int) { return 20ms; };
     co.request_timeout = 5s;
     client = std::make_shared<micro::client::Client>(co);
-    for (auto& node : nodes) {
-      // Ready once it answers on its own.
-      reg::Service one{"helloworld", "latest", {}, {}, {reg::Node{node.id, node.address, {}}}};
-      auto probe_registry = std::shared_ptr<reg::Registry>(reg::NewMemoryRegistry());
-      REQUIRE(probe_registry->Register(one).ok());
-      micro::client::ClientOptions po;
-      po.registry = probe_registry;
-      auto probe = std::make_shared<micro::client::Client>(po);
-      helloworld::GreeterService g("helloworld", probe);
-      helloworld::Request req;
-      req.set_name("probe");
-      REQUIRE(micro::testing::Eventually([&] { return g.Hello(req).ok(); }));
-      REQUIRE(registry->Register(one).ok());
-    }
+    // Ready once the client itself sees every node. A lookup can miss a node
+    // that answers late (its cache then learns it from the next announcement),
+    // so wait on the client's view, not on a lookup of our own.
+    REQUIRE(micro::testing::Eventually([&] {
+      auto next = client->selector().Select("helloworld");
+      return next.ok() && next->size() == static_cast<std::size_t>(n);
+    }));
   }
 };
 

@@ -31,8 +31,8 @@ struct Env {
 }  // namespace
 
 TEST_CASE("values set in code survive Init without flags (go-micro #911)") {
-  auto s =
-      micro::NewService(micro::Name("geo"), micro::RegisterTTL(17s), micro::RegisterInterval(3s));
+  auto s = micro::NewService(micro::Registry("memory://"), micro::Name("geo"),
+                             micro::RegisterTTL(17s), micro::RegisterInterval(3s));
   REQUIRE(InitWith(*s, {}).ok());
   CHECK(s->options().server.name == "geo");
   CHECK(s->options().server.register_ttl == 17s);
@@ -45,7 +45,8 @@ TEST_CASE("a flag beats a variable, which beats code") {
   env.Set("MICRO_SERVER_NAME", "from-env");
   env.Set("MICRO_REGISTER_TTL", "45");
   env.Set("MICRO_SERVER_METADATA", "a=1,b=2");
-  auto s = micro::NewService(micro::Name("from-code"), micro::RegisterTTL(17s));
+  auto s = micro::NewService(micro::Registry("memory://"), micro::Name("from-code"),
+                             micro::RegisterTTL(17s));
   REQUIRE(InitWith(*s, {"--server_name", "from-flag", "--client_retries=2",
                         "--client_request_timeout", "1500ms", "--server_metadata", "c=3"})
               .ok());
@@ -57,8 +58,9 @@ TEST_CASE("a flag beats a variable, which beats code") {
 }
 
 TEST_CASE("registry flags combine and replace a registry given in code") {
-  auto s = micro::NewService(micro::Registry(
-      std::shared_ptr<micro::registry::Registry>(micro::registry::NewMemoryRegistry())));
+  auto s = micro::NewService(micro::Registry("memory://"),
+                             micro::Registry(std::shared_ptr<micro::registry::Registry>(
+                                 micro::registry::NewMemoryRegistry())));
   REQUIRE(InitWith(*s, {"--registry", "memory"}).ok());
   CHECK(s->options().registry == "memory://");
   CHECK(s->registry() != nullptr);
@@ -79,14 +81,14 @@ TEST_CASE("bad values fail Init with a message naming the flag or variable") {
         Case{{"--registry", "zookeeper"}, "unknown registry \"zookeeper\""},
         Case{{"--registry", "consul://a:1", "--registry_address", "b:2"}, "already holds"}}) {
     INFO(c.expect);
-    auto s = micro::NewService(micro::Name("x"));
+    auto s = micro::NewService(micro::Registry("memory://"), micro::Name("x"));
     absl::Status st = InitWith(*s, c.args);
     REQUIRE_FALSE(st.ok());
     CHECK_THAT(std::string(st.message()), Catch::Contains(c.expect));
   }
   Env env;
   env.Set("MICRO_REGISTER_TTL", "-5s");
-  auto s = micro::NewService(micro::Name("x"));
+  auto s = micro::NewService(micro::Registry("memory://"), micro::Name("x"));
   absl::Status st = InitWith(*s, {});
   REQUIRE_FALSE(st.ok());
   CHECK_THAT(std::string(st.message()), Catch::Contains("MICRO_REGISTER_TTL"));
@@ -94,7 +96,7 @@ TEST_CASE("bad values fail Init with a message naming the flag or variable") {
 
 TEST_CASE("a service's own flags are read by Init") {
   std::string data_dir = "default";
-  auto s = micro::NewService(micro::Name("x"));
+  auto s = micro::NewService(micro::Registry("memory://"), micro::Name("x"));
   s->AddFlag("data_dir", "where the data is", &data_dir);
   REQUIRE(InitWith(*s, {"--data_dir=/srv/data"}).ok());
   CHECK(data_dir == "/srv/data");
@@ -109,14 +111,14 @@ TEST_CASE("Run calls hooks in order around start and stop") {
       return absl::OkStatus();
     };
   };
-  auto s = micro::NewService(micro::Name("hooks"), micro::Address("127.0.0.1:0"),
-                             micro::DrainGrace(0ms), micro::BeforeStart(hook("before start")),
-                             micro::AfterStart(hook("after start")), micro::AfterStart([&] {
-                               std::thread([&] { self->Shutdown(); }).detach();
-                               return absl::OkStatus();
-                             }),
-                             micro::BeforeStop(hook("before stop")),
-                             micro::AfterStop(hook("after stop")));
+  auto s = micro::NewService(
+      micro::Registry("memory://"), micro::Name("hooks"), micro::Address("127.0.0.1:0"),
+      micro::DrainGrace(0ms), micro::BeforeStart(hook("before start")),
+      micro::AfterStart(hook("after start")), micro::AfterStart([&] {
+        std::thread([&] { self->Shutdown(); }).detach();
+        return absl::OkStatus();
+      }),
+      micro::BeforeStop(hook("before stop")), micro::AfterStop(hook("after stop")));
   self = s.get();
   REQUIRE(s->Run().ok());
   CHECK(order ==
@@ -125,16 +127,17 @@ TEST_CASE("Run calls hooks in order around start and stop") {
 
 TEST_CASE("a failing BeforeStart aborts, and failing stop hooks all run and are all reported") {
   auto fail = [](const char* why) { return [why] { return absl::InternalError(why); }; };
-  auto s = micro::NewService(micro::Name("aborts"), micro::Address("127.0.0.1:0"),
-                             micro::BeforeStart(fail("no config")));
+  auto s = micro::NewService(micro::Registry("memory://"), micro::Name("aborts"),
+                             micro::Address("127.0.0.1:0"), micro::BeforeStart(fail("no config")));
   absl::Status st = s->Start();
   REQUIRE_FALSE(st.ok());
   CHECK_THAT(std::string(st.message()), Catch::Contains("no config"));
   CHECK(absl::IsNotFound(s->registry()->GetService("aborts").status()));  // never registered
 
   bool after_ran = false;
-  auto t = micro::NewService(micro::Name("stops"), micro::Address("127.0.0.1:0"),
-                             micro::DrainGrace(0ms), micro::BeforeStop(fail("flush failed")),
+  auto t = micro::NewService(micro::Registry("memory://"), micro::Name("stops"),
+                             micro::Address("127.0.0.1:0"), micro::DrainGrace(0ms),
+                             micro::BeforeStop(fail("flush failed")),
                              micro::BeforeStop(fail("close failed")), micro::AfterStop([&] {
                                after_ran = true;
                                return absl::OkStatus();

@@ -40,9 +40,10 @@ using Hook = std::function<absl::Status()>;
 struct Options {
   server::ServerOptions server;  // name, version, address, registration...
   client::ClientOptions client;  // retries, timeouts...
-  // Registry URI used when no registry object was given: "memory://",
-  // "consul://127.0.0.1:8500", ... (mdns:// becomes the default with the mDNS plugin).
-  std::string registry = "memory://";
+  // Registry URI used when no registry object was given: "mdns://" (the
+  // default: multicast DNS on the LAN), "mdns://127.0.0.1" (this machine
+  // only), "consul://127.0.0.1:8500", "memory://" (this process only).
+  std::string registry = "mdns://";
   std::vector<Hook> before_start, after_start, before_stop, after_stop;
 };
 

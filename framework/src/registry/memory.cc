@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "registry/queue_watcher.h"
 
 namespace micro::registry {
 namespace {
@@ -36,59 +37,6 @@ Service ServiceOf(const std::string& name, const std::string& version, const Ver
   s.endpoints = rec.endpoints;
   return s;
 }
-
-class MemoryWatcher : public Watcher {
- public:
-  MemoryWatcher(std::string service, std::size_t max_queued)
-      : service_(std::move(service)), max_queued_(max_queued) {}
-
-  absl::StatusOr<Result> Next() override {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return stopped_ || overflowed_ || !queue_.empty(); });
-    if (stopped_) return absl::CancelledError("watcher stopped");
-    if (!queue_.empty()) {
-      Result r = std::move(queue_.front());
-      queue_.pop_front();
-      return r;
-    }
-    return absl::ResourceExhaustedError(absl::StrCat("memory registry: watcher fell more than ",
-                                                     max_queued_, " events behind; watch again"));
-  }
-
-  void Stop() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopped_ = true;
-    cv_.notify_all();
-  }
-
-  // Called with the registry's mutex held.
-  void Push(const Result& r) {
-    if (!service_.empty() && r.service.name != service_) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopped_ || overflowed_) return;
-    if (queue_.size() >= max_queued_) {
-      overflowed_ = true;
-      queue_.clear();
-    } else {
-      queue_.push_back(r);
-    }
-    cv_.notify_one();
-  }
-
-  bool stopped() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return stopped_;
-  }
-
- private:
-  const std::string service_;
-  const std::size_t max_queued_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Result> queue_;
-  bool stopped_ = false;
-  bool overflowed_ = false;
-};
 
 class MemoryRegistry : public Registry {
  public:
@@ -193,30 +141,19 @@ class MemoryRegistry : public Registry {
   }
 
   absl::StatusOr<std::unique_ptr<Watcher>> Watch(const WatchOptions& options) override {
-    auto w = std::make_shared<MemoryWatcher>(options.service, options_.max_queued_events);
+    auto w = std::make_shared<internal::QueueWatcher>(options.service, options_.max_queued_events,
+                                                      "memory registry");
     std::lock_guard<std::mutex> lock(mu_);
     watchers_.push_back(w);
-    // The caller owns a handle that stops the shared watcher when destroyed.
-    return std::unique_ptr<Watcher>(new WatcherHandle(std::move(w)));
+    return internal::QueueWatcher::Handle(std::move(w));
   }
 
   std::string String() const override { return "memory://"; }
 
  private:
-  class WatcherHandle : public Watcher {
-   public:
-    explicit WatcherHandle(std::shared_ptr<MemoryWatcher> w) : w_(std::move(w)) {}
-    ~WatcherHandle() override { w_->Stop(); }
-    absl::StatusOr<Result> Next() override { return w_->Next(); }
-    void Stop() override { w_->Stop(); }
-
-   private:
-    std::shared_ptr<MemoryWatcher> w_;
-  };
-
   // Requires mu_. Drops watchers that were stopped.
   void Publish(const Result& r) {
-    std::vector<std::shared_ptr<MemoryWatcher>> live;
+    std::vector<std::shared_ptr<internal::QueueWatcher>> live;
     live.reserve(watchers_.size());
     for (auto& w : watchers_) {
       if (w->stopped()) continue;
@@ -264,7 +201,7 @@ class MemoryRegistry : public Registry {
   bool closing_ = false;
   Clock::time_point next_deadline_ = Clock::time_point::max();  // the sweeper's next wake-up
   std::map<std::string, std::map<std::string, VersionRecord>> services_;
-  std::vector<std::shared_ptr<MemoryWatcher>> watchers_;
+  std::vector<std::shared_ptr<internal::QueueWatcher>> watchers_;
   std::thread sweeper_;  // last: starts after everything it uses exists
 };
 
