@@ -11,6 +11,12 @@ macro(micro_setup_compiler)
   if(MICRO_WERROR)
     add_compile_options(-Werror)
   endif()
+  if(MICRO_FUZZ)
+    # Coverage for libFuzzer plus ASan and UBSan on everything the targets link.
+    add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+                        -fno-omit-frame-pointer)
+    add_link_options(-fsanitize=address,undefined)
+  endif()
   if(MICRO_SANITIZE)
     add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all
                         -fno-omit-frame-pointer

@@ -10,8 +10,8 @@ packages=(
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libprotoc-dev
   libabsl-dev libboost-dev nlohmann-json3-dev zlib1g-dev libssl-dev
-  # tests and demo
-  catch2 curl procps iproute2
+  # tests and demo (clang and its runtime: the libFuzzer targets)
+  catch2 curl procps iproute2 clang libclang-rt-14-dev
 )
 
 missing=()

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "dns.h"
+#include "test_util.h"
 #include "txt.h"
 
 namespace mdns = micro::mdns;
@@ -218,4 +219,66 @@ TEST_CASE("bad TXT payloads are refused") {
   CHECK_FALSE(mdns::DecodeTxt({}).ok());
   auto wrong_shape = mdns::EncodeTxt({"", "1", {}, {}});  // no service name
   CHECK_FALSE(mdns::DecodeTxt(wrong_shape).ok());
+}
+
+TEST_CASE("an announcement packed by go-micro's mdns package parses and decodes") {
+  auto m = mdns::Parse(micro::testing::ReadFixture("registry/mdns_announce.bin"));
+  REQUIRE(m.ok());
+  CHECK(m->is_response());
+  const mdns::Record *ptr = nullptr, *srv = nullptr, *txt = nullptr, *a = nullptr;
+  for (const auto& r : m->answers) {
+    if (r.type == mdns::kTypePTR) ptr = &r;
+    if (r.type == mdns::kTypeSRV) srv = &r;
+    if (r.type == mdns::kTypeTXT) txt = &r;
+    if (r.type == mdns::kTypeA) a = &r;
+  }
+  REQUIRE((ptr && srv && txt && a));
+  CHECK(ptr->name == "helloworld.micro.");
+  CHECK(ptr->target == "helloworld-7f8a1c1e.helloworld.micro.");
+  CHECK(srv->port == 50051);
+  CHECK(srv->target == "testhost.");
+  CHECK(srv->ttl == 120);
+  CHECK(a->name == "testhost.");
+  CHECK(mdns::AddressString(*a) == "127.0.0.1");
+  CHECK(txt->txt.size() > 1);
+  auto payload = mdns::DecodeTxt(txt->txt);
+  REQUIRE(payload.ok());
+  CHECK(payload->service == "helloworld");
+  CHECK(payload->version == "latest");
+  CHECK(payload->metadata.at("protocol") == "grpc");
+  REQUIRE(payload->endpoints.size() == 2);
+  CHECK(payload->endpoints[1].metadata.at("stream") == "true");
+
+  auto q = mdns::Parse(micro::testing::ReadFixture("registry/mdns_query.bin"));
+  REQUIRE(q.ok());
+  CHECK_FALSE(q->is_response());
+  REQUIRE(q->questions.size() == 1);
+  CHECK(q->questions[0].name == "helloworld.micro.");
+  CHECK(q->questions[0].type == mdns::kTypePTR);
+}
+
+TEST_CASE("labels holding dots or backslashes survive a round trip (found by the fuzzer)") {
+  std::string packet{0, 0, static_cast<char>(0x84), 0, 0, 1, 0, 0, 0, 0, 0, 0};
+  packet += std::string(
+      "\x03"
+      "a.b"
+      "\x02"
+      "c\\"
+      "\x05micro\x00\x00\x0c\x00\x01",
+      18);
+  auto m = mdns::Parse(packet);
+  REQUIRE(m.ok());
+  CHECK(m->questions[0].name == "a\\.b.c\\\\.micro.");
+  CHECK(mdns::Serialize(*m) == packet);
+  // Such a name is not one of ours: it does not match "a.b.c.micro.".
+  CHECK_FALSE(mdns::NameEquals(m->questions[0].name, "a.b.c.micro."));
+}
+
+TEST_CASE("every seed and regression input of the fuzz corpus parses or fails cleanly") {
+  for (const char* name : {"go_announce", "go_query", "pointer_chain", "regress-dot-in-label"}) {
+    INFO(name);
+    std::string input = micro::testing::ReadFixture(std::string("../fuzz/corpus/mdns/") + name);
+    auto m = mdns::Parse(input.substr(1));
+    if (m.ok()) CHECK(mdns::Parse(mdns::Serialize(*m)).ok());
+  }
 }

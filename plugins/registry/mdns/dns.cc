@@ -75,7 +75,12 @@ class Reader {
       if (pos + 1 + len > p_.size()) return Error("label runs past the end of the packet");
       total += len + 1;
       if (total > kMaxNameLength) return Error("name longer than 255 bytes");
-      out->append(p_.data() + pos + 1, len);
+      // A '.' or '\\' inside a label is escaped, so the dotted form stays unambiguous.
+      for (std::size_t i = 0; i < len; ++i) {
+        char c = p_[pos + 1 + i];
+        if (c == '.' || c == '\\') out->push_back('\\');
+        out->push_back(c);
+      }
       out->push_back('.');
       pos += 1 + len;
     }
@@ -162,23 +167,39 @@ class Writer {
   }
   void Raw(absl::string_view s) { out_.append(s.data(), s.size()); }
 
-  // Writes `name`, reusing any suffix already written (RFC 1035 4.1.4).
+  // Writes `name` (dotted, with "\\." and "\\\\" escapes inside labels), reusing
+  // any suffix already written (RFC 1035 4.1.4). Empty labels are skipped.
   void Name(absl::string_view name) {
-    if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-    std::vector<absl::string_view> labels;
-    if (!name.empty()) labels = absl::StrSplit(name, '.');
+    std::vector<std::string> labels;  // unescaped
+    std::vector<std::size_t> starts;  // where each label starts in `name`
+    std::string label;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= name.size(); ++i) {
+      if (i == name.size() || name[i] == '.') {
+        if (!label.empty()) {
+          labels.push_back(std::move(label));
+          starts.push_back(start);
+        }
+        label.clear();
+        start = i + 1;
+      } else if (name[i] == '\\' && i + 1 < name.size()) {
+        label.push_back(name[++i]);
+      } else {
+        label.push_back(name[i]);
+      }
+    }
     for (std::size_t i = 0; i < labels.size(); ++i) {
-      std::string suffix =
-          absl::AsciiStrToLower(absl::StrJoin(labels.begin() + i, labels.end(), "."));
+      std::string suffix = absl::AsciiStrToLower(name.substr(starts[i]));
+      if (suffix.back() != '.') suffix.push_back('.');
       auto it = suffixes_.find(suffix);
       if (it != suffixes_.end()) {
         U16(static_cast<std::uint16_t>(0xc000 | it->second));
         return;
       }
       if (out_.size() < 0x3fff) suffixes_.emplace(suffix, out_.size());
-      absl::string_view label = labels[i].substr(0, 63);
-      U8(static_cast<std::uint8_t>(label.size()));
-      Raw(label);
+      absl::string_view l = absl::string_view(labels[i]).substr(0, 63);
+      U8(static_cast<std::uint8_t>(l.size()));
+      Raw(l);
     }
     U8(0);
   }

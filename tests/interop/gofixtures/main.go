@@ -10,10 +10,35 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"net"
 	"path/filepath"
+	"strings"
 
+	"github.com/miekg/dns"
 	"go-micro.dev/v4/registry"
+	"go-micro.dev/v4/util/mdns"
 )
+
+// mdnsTxt is go-micro v4.11's TXT payload (registry/mdns_registry.go; unexported there).
+type mdnsTxt struct {
+	Metadata  map[string]string
+	Service   string
+	Version   string
+	Endpoints []*registry.Endpoint
+}
+
+// txtStrings is go-micro's encode(): hex(zlib(JSON)) in strings of at most 255 characters.
+func txtStrings(t *mdnsTxt) []string {
+	b, err := json.Marshal(t)
+	must(err)
+	encoded := encode(b)
+	var out []string
+	for len(encoded) > 255 {
+		out = append(out, encoded[:255])
+		encoded = encoded[255:]
+	}
+	return append(out, encoded)
+}
 
 // encode is what go-micro's consul plugin does to a tag payload.
 func encode(buf []byte) string {
@@ -101,4 +126,34 @@ func main() {
 		fmt.Fprintf(&tags, "%s %s\n", encode(plain), hex.EncodeToString(plain))
 	}
 	write(dir, "zlib_vectors.txt", tags.Bytes())
+
+	// An mDNS announcement and a query as go-micro's mdns package builds them.
+	txt := txtStrings(&mdnsTxt{
+		Metadata:  node("x", "y").Metadata,
+		Service:   "helloworld",
+		Version:   "latest",
+		Endpoints: []*registry.Endpoint{hello, stream},
+	})
+	zone, err := mdns.NewMDNSService("helloworld-7f8a1c1e", "helloworld", "micro.", "testhost.", 50051,
+		[]net.IP{net.ParseIP("127.0.0.1")}, txt)
+	must(err)
+	instance := "helloworld-7f8a1c1e.helloworld.micro."
+	resp := new(dns.Msg)
+	resp.Response = true
+	resp.Authoritative = true
+	resp.Compress = true
+	resp.Answer = append(zone.Records(dns.Question{Name: "helloworld.micro.", Qtype: dns.TypePTR, Qclass: dns.ClassINET}))
+	packed, err := resp.Pack()
+	must(err)
+	write(dir, "mdns_announce.bin", packed)
+	if !strings.HasPrefix(resp.Answer[0].(*dns.PTR).Ptr, instance) {
+		must(fmt.Errorf("unexpected PTR %v", resp.Answer[0]))
+	}
+	query := new(dns.Msg)
+	query.SetQuestion("helloworld.micro.", dns.TypePTR)
+	query.RecursionDesired = false
+	query.Id = 0 // SetQuestion picks a random id; the fixture must not change
+	packedQuery, err := query.Pack()
+	must(err)
+	write(dir, "mdns_query.bin", packedQuery)
 }
