@@ -337,9 +337,11 @@ class MdnsRegistry : public registry::Registry {
   absl::StatusOr<std::vector<registry::Service>> GetService(absl::string_view name) override {
     std::map<std::string, registry::Service> by_version;
     std::set<std::string> ids;
+    std::vector<Found> found;
     auto add = [&](const Found& f) {
       if (f.txt.service != name || f.ttl == 0 || f.address.empty() || !ids.insert(f.node_id).second)
         return;
+      found.push_back(f);
       registry::Service& s = by_version[f.txt.version];
       if (s.name.empty()) s = ServiceOf(f), s.nodes.clear();
       s.nodes.push_back(registry::Node{f.node_id, f.address, f.txt.metadata});
@@ -352,6 +354,7 @@ class MdnsRegistry : public registry::Registry {
                              for (const Found& f : Assemble(m, opts_.domain, follow_up)) add(f);
                            });
     if (!s.ok()) return s;
+    Remember(found);
     if (by_version.empty()) return registry::ServiceNotFoundError(name);
     std::vector<registry::Service> out;
     for (auto& [v, svc] : by_version) out.push_back(std::move(svc));
@@ -603,7 +606,24 @@ class MdnsRegistry : public registry::Registry {
     txt.name = instance;
     txt.type = kTypeTXT;
     txt.ttl = n.ttl;
-    return {ptr, srv, txt};
+    // go-micro publishes this entry with address 0.0.0.0, and its querier
+    // counts an entry only once it has an address.
+    Record a;
+    a.name = hostname_;
+    a.ttl = n.ttl;
+    SetAddress("0.0.0.0", &a);
+    return {ptr, srv, txt, a};
+  }
+
+  // Nodes found by a lookup join what watchers know (without an event: the
+  // caller has them already), so their goodbye or lapse later is reported.
+  void Remember(const std::vector<Found>& found) {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const Found& f : found) {
+      if (!seen_.count(f.key)) {
+        seen_.emplace(f.key, Seen{ServiceOf(f), Clock::now() + std::chrono::seconds(f.ttl)});
+      }
+    }
   }
 
   // Announcements and goodbyes, to watchers.

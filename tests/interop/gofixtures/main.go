@@ -9,8 +9,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 
