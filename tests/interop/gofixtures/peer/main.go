@@ -4,6 +4,7 @@
 //	peer register <service> <node id> <host:port>   register, wait for SIGTERM, deregister
 //	peer lookup <service>                            print GetService as JSON
 //	peer list                                        print ListServices names, one per line
+//	peer lookupbench <service> <n>                   n lookups with go-micro's default timeout; prints p50 p99 in ms
 package main
 
 import (
@@ -11,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sort"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -68,6 +71,20 @@ func main() {
 		for _, s := range services {
 			fmt.Println(s.Name)
 		}
+	case "lookupbench":
+		n, _ := strconv.Atoi(os.Args[3])
+		def := registry.NewRegistry() // go-micro's default 100 ms timeout
+		var d []float64
+		for i := 0; i < n; i++ {
+			t := time.Now()
+			if _, err := def.GetService(os.Args[2]); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			d = append(d, float64(time.Since(t).Microseconds())/1000)
+		}
+		sort.Float64s(d)
+		fmt.Printf("%.1f %.1f\n", d[len(d)/2], d[(len(d)*99)/100])
 	default:
 		os.Exit(2)
 	}
