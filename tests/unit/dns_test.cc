@@ -119,13 +119,13 @@ TEST_CASE("hostile packets are refused with a reason, never followed") {
   }
 }
 
-TEST_CASE("a chain of backward pointers is capped") {
-  // Answer 1 (an unknown type) carries, as raw data, 40 names that each point
-  // to the one before: every pointer is legal on its own. Answer 2's name
-  // points at the last of them, so following it takes 40 jumps.
+// Answer 1 (an unknown type) carries, as raw data, `depth` names that each
+// point to the one before: every pointer is legal on its own. Answer 2's name
+// points at the last of them, so reading it takes `depth` jumps.
+namespace {
+std::string PointerChain(int depth) {
   std::string msg{0, 0, static_cast<char>(0x84), 0, 0, 0, 0, 2, 0, 0, 0, 0};
-  msg +=
-      std::string("\x01x\x00\x00\x63\x00\x01\x00\x00\x00\x00", 11);  // name x., type 99, class, ttl
+  msg += std::string("\x01x\x00\x00\x63\x00\x01\x00\x00\x00\x00", 11);  // x., type 99, IN, ttl 0
   std::size_t rdlen_at = msg.size();
   msg += std::string(2, '\0');
   std::size_t start = msg.size(), prev = msg.size();
@@ -134,7 +134,7 @@ TEST_CASE("a chain of backward pointers is capped") {
       "a"
       "\x00",
       3);
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < depth; ++i) {
     std::size_t here = msg.size();
     msg += std::string(
         "\x01"
@@ -149,39 +149,19 @@ TEST_CASE("a chain of backward pointers is capped") {
   msg[rdlen_at + 1] = static_cast<char>(rdlen & 0xff);
   msg.push_back(static_cast<char>(0xc0 | (prev >> 8)));
   msg.push_back(static_cast<char>(prev & 0xff));
-  msg += std::string("\x00\x01\x00\x01\x00\x00\x00\x01\x00\x04\x7f\x00\x00\x01", 14);
-  auto r = mdns::Parse(msg);
-  REQUIRE_FALSE(r.ok());
-  CHECK_THAT(std::string(r.status().message()), Catch::Contains("too many compression pointers"));
+  msg +=
+      std::string("\x00\x01\x00\x01\x00\x00\x00\x01\x00\x04\x7f\x00\x00\x01", 14);  // A 127.0.0.1
+  return msg;
+}
+}  // namespace
 
-  // The same layout with a chain of 10 is fine: the name is b x 10 then a.
-  std::string ok{0, 0, static_cast<char>(0x84), 0, 0, 0, 0, 2, 0, 0, 0, 0};
-  ok += std::string("\x01x\x00\x00\x63\x00\x01\x00\x00\x00\x00", 11);
-  rdlen_at = ok.size();
-  ok += std::string(2, '\0');
-  start = prev = ok.size();
-  ok += std::string(
-      "\x01"
-      "a"
-      "\x00",
-      3);
-  for (int i = 0; i < 10; ++i) {
-    std::size_t here = ok.size();
-    ok += std::string(
-        "\x01"
-        "b",
-        2);
-    ok.push_back(static_cast<char>(0xc0 | (prev >> 8)));
-    ok.push_back(static_cast<char>(prev & 0xff));
-    prev = here;
-  }
-  rdlen = ok.size() - start;
-  ok[rdlen_at] = static_cast<char>(rdlen >> 8);
-  ok[rdlen_at + 1] = static_cast<char>(rdlen & 0xff);
-  ok.push_back(static_cast<char>(0xc0 | (prev >> 8)));
-  ok.push_back(static_cast<char>(prev & 0xff));
-  ok += std::string("\x00\x01\x00\x01\x00\x00\x00\x01\x00\x04\x7f\x00\x00\x01", 14);
-  auto fine = mdns::Parse(ok);
+TEST_CASE("a chain of backward pointers is capped") {
+  auto deep = mdns::Parse(PointerChain(40));
+  REQUIRE_FALSE(deep.ok());
+  CHECK_THAT(std::string(deep.status().message()),
+             Catch::Contains("too many compression pointers"));
+
+  auto fine = mdns::Parse(PointerChain(10));
   REQUIRE(fine.ok());
   CHECK(fine->answers.at(1).name == "b.b.b.b.b.b.b.b.b.b.a.");
 }
