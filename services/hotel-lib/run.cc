@@ -1,0 +1,25 @@
+#include "run.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace hotel_example {
+
+int RunService(int argc, char** argv, const char* name,
+               const std::function<absl::Status(micro::Service&, const std::string&)>& setup) {
+  std::string data_dir = MICRO_HOTEL_DATA_DIR;
+  auto service = micro::NewService(micro::Name(name));
+  service->AddFlag("data_dir",
+                   absl::StrCat("directory of the JSON data files (default ", data_dir, ")"),
+                   &data_dir);
+  if (absl::Status s = service->Init(argc, argv); !s.ok()) {
+    micro::log::Error(absl::StrCat(name, ": ", s.message()));
+    return 2;
+  }
+  if (absl::Status s = setup(*service, data_dir); !s.ok()) {
+    micro::log::Error(absl::StrCat(name, ": ", s.message()));
+    return 1;
+  }
+  return service->Run().ok() ? 0 : 1;
+}
+
+}  // namespace hotel_example
