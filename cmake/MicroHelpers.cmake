@@ -53,8 +53,10 @@ function(micro_cc_test name)
     # Must be set before catch_discover_tests, which reads it.
     set_target_properties(${name} PROPERTIES CROSSCOMPILING_EMULATOR ${ARG_EXECUTOR})
   endif()
+  # --warn NoTests: a name CTest mangled (it splits at ';') fails instead of running nothing.
   catch_discover_tests(${name}
     TEST_PREFIX "${name}: "
+    EXTRA_ARGS --warn NoTests
     PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
                ENVIRONMENT "MICRO_TEST_FIXTURES=${PROJECT_SOURCE_DIR}/tests/fixtures"
                SKIP_RETURN_CODE 77)
