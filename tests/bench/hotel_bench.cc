@@ -57,8 +57,9 @@ int main(int argc, char** argv) {
   const char* names[] = {"auth", "geo", "profile", "rate", "hotel"};
   std::map<std::string, std::unique_ptr<micro::testing::Process>> procs;
   for (const char* n : names) {
-    procs[n] = std::make_unique<micro::testing::Process>(std::vector<std::string>{
-        std::string(HOTEL_BIN_DIR) + "/hotel-" + n, "--registry", "mdns", "--server_address", "127.0.0.1:0"});
+    procs[n] = std::make_unique<micro::testing::Process>(
+        std::vector<std::string>{std::string(HOTEL_BIN_DIR) + "/hotel-" + n, "--registry", "mdns",
+                                 "--server_address", "127.0.0.1:0"});
   }
   auto made = micro::mdns::NewMdnsRegistry();
   if (!made.ok()) return 1;
@@ -103,17 +104,22 @@ int main(int argc, char** argv) {
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
   std::sort(all.begin(), all.end());
-  std::printf("Hotel.Rates (auth + geo + profile + rate behind it), %d client threads, %.0f s, all on 2 cores\n",
-              threads, seconds);
+  std::printf(
+      "Hotel.Rates (auth + geo + profile + rate behind it), %d client threads, %.0f s, all on 2 "
+      "cores\n",
+      threads, seconds);
   std::printf("  %.0f requests/s   p50 %.2f ms   p99 %.2f ms   errors %ld\n", all.size() / elapsed,
               all[all.size() / 2] / 1000, all[(all.size() * 99) / 100] / 1000, errors.load());
-  std::printf("memory (MB; target 15 MB idle)   idle: RSS    PSS    own   under load: RSS    PSS    own\n");
+  std::printf(
+      "memory (MB; target 15 MB idle)   idle: RSS    PSS    own   under load: RSS    PSS    own\n");
   for (const char* n : names) {
-    std::printf("  hotel-%-8s                   %6.1f %6.1f %6.1f                %6.1f %6.1f %6.1f\n", n,
-                idle[n].rss, idle[n].pss, idle[n].own, loaded[n].rss, loaded[n].pss, loaded[n].own);
+    std::printf(
+        "  hotel-%-8s                   %6.1f %6.1f %6.1f                %6.1f %6.1f %6.1f\n", n,
+        idle[n].rss, idle[n].pss, idle[n].own, loaded[n].rss, loaded[n].pss, loaded[n].own);
   }
-  std::printf("own = private dirty pages (heap, stacks, data); RSS - own is mostly shared library code\n"
-              "(gRPC, protobuf, libstdc++, OpenSSL), which PSS splits among the processes that map it\n");
+  std::printf(
+      "own = private dirty pages (heap, stacks, data); RSS - own is mostly shared library code\n"
+      "(gRPC, protobuf, libstdc++, OpenSSL), which PSS splits among the processes that map it\n");
   for (auto& [n, p] : procs) p->Signal(SIGTERM);
   for (auto& [n, p] : procs) p->Wait();
   return 0;
