@@ -171,7 +171,6 @@ micro::client::CallOptions Within(const micro::server::Context& ctx) {
         ctx.deadline - std::chrono::system_clock::now());
     o.timeout = std::max(std::chrono::milliseconds(1), left);
   }
-  o.metadata = {};
   return o;
 }
 

@@ -23,11 +23,11 @@
 
 #include "greeter.grpc.pb.h"
 #include "greeter.micro.h"
+#include "load.h"
 #include "micro/micro.h"
 #include "micro/registry/memory.h"
+#include "process.h"
 
-extern char** environ;
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 namespace {
@@ -85,60 +85,12 @@ int ServeMicro(const std::string& address, int handler_threads) {
   return 0;
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 pid_t Spawn(const char* self, const char* mode, const std::string& address) {
   std::string m = mode, a = address;
   char* argv[] = {const_cast<char*>(self), m.data(), a.data(), nullptr};
   pid_t pid;
   posix_spawn(&pid, self, nullptr, nullptr, argv, environ);
   return pid;
-}
-
-struct Result {
-  double rps, p50_us, p99_us;
-  long errors;
-};
-
-// Runs `call` from `threads` threads for `seconds`; latencies in microseconds.
-template <typename Call>
-Result Measure(int threads, double seconds, Call call) {
-  std::atomic<bool> stop{false};
-  std::atomic<long> errors{0};
-  std::vector<std::vector<double>> lat(threads);
-  std::vector<std::thread> pool;
-  auto start = Clock::now();
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      lat[t].reserve(1 << 20);
-      while (!stop.load(std::memory_order_relaxed)) {
-        auto t0 = Clock::now();
-        if (!call()) ++errors;
-        lat[t].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-      }
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop = true;
-  for (auto& th : pool) th.join();
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::vector<double> all;
-  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  std::sort(all.begin(), all.end());
-  auto pct = [&](double p) {
-    return all.empty() ? 0 : all[static_cast<std::size_t>(p * (all.size() - 1))];
-  };
-  return Result{all.size() / elapsed, pct(0.50), pct(0.99), errors.load()};
 }
 
 }  // namespace
@@ -154,10 +106,10 @@ int main(int argc, char** argv) {
   int threads = argc > 2 ? std::atoi(argv[2]) : 4;
   int payload = argc > 3 ? std::atoi(argv[3]) : 64;
 
-  std::string raw_addr = "127.0.0.1:" + std::to_string(FreePort());
-  std::string micro_addr = "127.0.0.1:" + std::to_string(FreePort());
-  std::string inline_addr = "127.0.0.1:" + std::to_string(FreePort());
-  std::string rawcb_addr = "127.0.0.1:" + std::to_string(FreePort());
+  std::string raw_addr = "127.0.0.1:" + std::to_string(micro::testing::FreePort());
+  std::string micro_addr = "127.0.0.1:" + std::to_string(micro::testing::FreePort());
+  std::string inline_addr = "127.0.0.1:" + std::to_string(micro::testing::FreePort());
+  std::string rawcb_addr = "127.0.0.1:" + std::to_string(micro::testing::FreePort());
   char self[4096];
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
   self[n > 0 ? n : 0] = '\0';
@@ -205,20 +157,20 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 200 && !(raw_call() && rawcb_call() && micro_call() && inline_call()); ++i) {
     std::this_thread::sleep_for(50ms);
   }
-  Measure(threads, 1, raw_call);
-  Measure(threads, 1, rawcb_call);
-  Measure(threads, 1, micro_call);
-  Measure(threads, 1, inline_call);
+  micro::bench::Measure(threads, 1, raw_call);
+  micro::bench::Measure(threads, 1, rawcb_call);
+  micro::bench::Measure(threads, 1, micro_call);
+  micro::bench::Measure(threads, 1, inline_call);
 
   std::printf(
       "unary echo, %d-byte payload, %d client threads, %.0f s per run, servers in child "
       "processes\n",
       payload, threads, seconds);
   std::printf("%-22s %12s %10s %10s %8s\n", "", "requests/s", "p50 us", "p99 us", "errors");
-  Result raw = Measure(threads, seconds, raw_call);
-  Result rcb = Measure(threads, seconds, rawcb_call);
-  Result mic = Measure(threads, seconds, micro_call);
-  Result inl = Measure(threads, seconds, inline_call);
+  micro::bench::Result raw = micro::bench::Measure(threads, seconds, raw_call);
+  micro::bench::Result rcb = micro::bench::Measure(threads, seconds, rawcb_call);
+  micro::bench::Result mic = micro::bench::Measure(threads, seconds, micro_call);
+  micro::bench::Result inl = micro::bench::Measure(threads, seconds, inline_call);
   std::printf("%-22s %12.0f %10.1f %10.1f %8ld\n", "raw gRPC sync server", raw.rps, raw.p50_us,
               raw.p99_us, raw.errors);
   std::printf("%-22s %12.0f %10.1f %10.1f %8ld\n", "raw gRPC callback srv", rcb.rps, rcb.p50_us,
@@ -227,7 +179,7 @@ int main(int argc, char** argv) {
               mic.p99_us, mic.errors);
   std::printf("%-22s %12.0f %10.1f %10.1f %8ld\n", "micro, inline handlers", inl.rps, inl.p50_us,
               inl.p99_us, inl.errors);
-  auto ratio = [](const char* what, const Result& m, const Result& r) {
+  auto ratio = [](const char* what, const micro::bench::Result& m, const micro::bench::Result& r) {
     std::printf("%-44s throughput %.2fx, p50 %.2fx, p99 %.2fx\n", what, m.rps / r.rps,
                 m.p50_us / r.p50_us, m.p99_us / r.p99_us);
   };

@@ -13,11 +13,11 @@
 #include <thread>
 
 #include "hotel.micro.h"
+#include "load.h"
 #include "mdns_registry.h"
 #include "micro/micro.h"
 #include "process.h"
 
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 namespace {
@@ -81,35 +81,17 @@ int main(int argc, char** argv) {
   std::map<std::string, Memory> idle, loaded;
   for (const char* n : names) idle[n] = MemoryOf(procs[n]->pid());
 
-  std::atomic<bool> stop{false};
-  std::atomic<long> errors{0};
-  std::vector<std::vector<double>> lat(threads);
-  std::vector<std::thread> pool;
-  auto start = Clock::now();
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      while (!stop) {
-        auto t0 = Clock::now();
-        if (!api.Rates(req, opts).ok()) ++errors;
-        lat[t].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-      }
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds / 2));
-  for (const char* n : names) loaded[n] = MemoryOf(procs[n]->pid());
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds / 2));
-  stop = true;
-  for (auto& th : pool) th.join();
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::vector<double> all;
-  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  std::sort(all.begin(), all.end());
+  micro::bench::Result load = micro::bench::Measure(
+      threads, seconds, [&] { return api.Rates(req, opts).ok(); },
+      [&] {
+        for (const char* n : names) loaded[n] = MemoryOf(procs[n]->pid());
+      });
   std::printf(
       "Hotel.Rates (auth + geo + profile + rate behind it), %d client threads, %.0f s, all on 2 "
       "cores\n",
       threads, seconds);
-  std::printf("  %.0f requests/s   p50 %.2f ms   p99 %.2f ms   errors %ld\n", all.size() / elapsed,
-              all[all.size() / 2] / 1000, all[(all.size() * 99) / 100] / 1000, errors.load());
+  std::printf("  %.0f requests/s   p50 %.2f ms   p99 %.2f ms   errors %ld\n", load.rps,
+              load.p50_us / 1000, load.p99_us / 1000, load.errors);
   std::printf(
       "memory (MB; target 15 MB idle)   idle: RSS    PSS    own   under load: RSS    PSS    own\n");
   for (const char* n : names) {

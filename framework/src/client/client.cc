@@ -138,6 +138,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   selector::Selector& selector() { return selector_; }
   const ClientOptions& options() const { return options_; }
 
+  // The call's content type, or the client's default.
+  const std::string& ContentType(const CallOptions& o) const {
+    return o.content_type.empty() ? options_.content_type : o.content_type;
+  }
+
  private:
   std::chrono::milliseconds Timeout(const CallOptions& o) const {
     return o.timeout.count() > 0 ? o.timeout : options_.request_timeout;
@@ -174,8 +179,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   absl::Status Invoke(const Request& r, const pb::Message& in, pb::Message* out) {
     const CallOptions& opts = *r.options;
-    std::string content_type =
-        opts.content_type.empty() ? options_.content_type : opts.content_type;
+    std::string content_type = ContentType(opts);
     internal::Codec codec;
     if (absl::Status s = internal::CodecFor(content_type, &codec); !s.ok()) return s;
     grpc::ByteBuffer request;
@@ -303,8 +307,7 @@ absl::Status Client::Call(absl::string_view service, absl::string_view endpoint,
 void Client::CallAsync(absl::string_view service, absl::string_view endpoint,
                        const pb::Message& request, pb::Message* response,
                        std::function<void(absl::Status)> done, const CallOptions& options) {
-  std::string content_type =
-      options.content_type.empty() ? impl_->options().content_type : options.content_type;
+  std::string content_type = impl_->ContentType(options);
   internal::Codec codec;
   grpc::ByteBuffer bytes;
   absl::Status s = internal::CodecFor(content_type, &codec);
@@ -323,8 +326,7 @@ void Client::CallAsync(absl::string_view service, absl::string_view endpoint,
 void Client::CallRawAsync(absl::string_view service, absl::string_view endpoint, std::string body,
                           std::function<void(absl::StatusOr<std::string>)> done,
                           const CallOptions& options) {
-  std::string content_type =
-      options.content_type.empty() ? impl_->options().content_type : options.content_type;
+  std::string content_type = impl_->ContentType(options);
   impl_->StartAsync(std::string(service), std::string(endpoint), internal::BytesOf(body), options,
                     content_type, [done = std::move(done)](absl::StatusOr<grpc::ByteBuffer*> r) {
                       if (!r.ok()) {
