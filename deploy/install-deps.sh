@@ -12,6 +12,8 @@ packages=(
   libabsl-dev libboost-dev nlohmann-json3-dev zlib1g-dev libssl-dev
   # tests and demo (clang and its runtime: the libFuzzer targets)
   catch2 curl procps iproute2 clang libclang-rt-14-dev
+  # real registries and tools for the integration tests, the gateway load test and compose checks
+  etcd-server etcd-client wrk docker-compose
 )
 
 missing=()
@@ -20,8 +22,40 @@ for p in "${packages[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 
-if ((${#missing[@]} == 0)); then
-  echo "install-deps: all ${#packages[@]} packages present"
+# Consul: Debian 12 has no package; Debian 11's consul 1.8.7 runs fine. The .deb is fetched with a
+# private apt configuration (the machine's own Debian source, suite bullseye), unpacked (not installed:
+# that would add a system service) into a cache outside the repo, and linked as /usr/local/bin/consul.
+CONSUL_CACHE=${MICRO_CONSUL_CACHE:-/var/cache/micro-cpp/consul}
+install_consul() {
+  if [[ -x "$CONSUL_CACHE/root/usr/bin/consul" ]]; then
+    ln -sf "$CONSUL_CACHE/root/usr/bin/consul" /usr/local/bin/consul
+    return
+  fi
+  echo "install-deps: fetching consul from Debian 11 (bullseye)"
+  local b=$CONSUL_CACHE
+  rm -rf "$b"
+  mkdir -p "$b/parts" "$b/lists/partial" "$b/cache/archives/partial"
+  local src=/etc/apt/sources.list.d/debian.sources
+  if [[ -f $src ]]; then
+    awk 'BEGIN{RS="";ORS="\n\n"} NR==1' "$src" | sed 's/^Suites:.*/Suites: bullseye/' >"$b/parts/bullseye.sources"
+  else
+    local mirror
+    mirror=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list)
+    echo "deb ${mirror:-http://deb.debian.org/debian} bullseye main" >"$b/parts/bullseye.list"
+  fi
+  local o=(-o Dir::Etc::sourcelist=/dev/null -o "Dir::Etc::sourceparts=$b/parts"
+    -o "Dir::State::Lists=$b/lists" -o "Dir::Cache=$b/cache")
+  apt-get "${o[@]}" update -qq
+  (cd "$b" && apt-get "${o[@]}" download -qq consul)
+  dpkg-deb -x "$b"/consul_*.deb "$b/root"
+  rm -rf "$b/lists" "$b/cache"
+  ln -sf "$b/root/usr/bin/consul" /usr/local/bin/consul
+}
+
+have_consul() { [[ -x "$CONSUL_CACHE/root/usr/bin/consul" && -x /usr/local/bin/consul ]]; }
+
+if ((${#missing[@]} == 0)) && have_consul; then
+  echo "install-deps: all ${#packages[@]} packages and consul present"
   exit 0
 fi
 
@@ -31,8 +65,11 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 
-echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "install-deps: done"
+if ((${#missing[@]} > 0)); then
+  echo "install-deps: installing ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+have_consul || install_consul
+echo "install-deps: done ($(consul version | head -1))"

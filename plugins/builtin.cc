@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "consul_registry.h"
 #include "mdns_registry.h"
 #include "micro/registry/memory.h"
 #include "micro/registry/plugin.h"
@@ -11,8 +12,15 @@
 namespace micro {
 namespace {
 
+absl::Status NoParams(const registry::RegistryAddress& address) {
+  if (address.params.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("registry \"", address.uri, "\": the ",
+                                                 address.scheme, " registry takes no parameters"));
+}
+
 absl::StatusOr<std::unique_ptr<registry::Registry>> MakeMemory(
     const registry::RegistryAddress& address) {
+  if (absl::Status s = NoParams(address); !s.ok()) return s;
   if (!address.hosts.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("the memory registry takes no address, got \"",
                                                    absl::StrJoin(address.hosts, ","), "\" in \"",
@@ -24,6 +32,7 @@ absl::StatusOr<std::unique_ptr<registry::Registry>> MakeMemory(
 // mdns:// or mdns://<IPv4 address of the interface to use>.
 absl::StatusOr<std::unique_ptr<registry::Registry>> MakeMdns(
     const registry::RegistryAddress& address) {
+  if (absl::Status s = NoParams(address); !s.ok()) return s;
   mdns::MdnsOptions options;
   if (address.hosts.size() > 1) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -42,6 +51,14 @@ absl::StatusOr<std::unique_ptr<registry::Registry>> MakeMdns(
   return mdns::NewMdnsRegistry(options);
 }
 
+// consul://host:port[,host:port...][?token=...&dc=...], see consul_registry.h.
+absl::StatusOr<std::unique_ptr<registry::Registry>> MakeConsul(
+    const registry::RegistryAddress& address) {
+  absl::StatusOr<consul::ConsulOptions> options = consul::ConsulOptionsFrom(address);
+  if (!options.ok()) return options.status();
+  return consul::NewConsulRegistry(std::move(*options));
+}
+
 void Add(const char* scheme, registry::RegistryFactory factory) {
   absl::Status s = registry::RegisterRegistryPlugin(scheme, std::move(factory));
   // Only a scheme already taken by the application itself can fail here; its own wins.
@@ -55,6 +72,7 @@ void RegisterBuiltinPlugins() {
   std::call_once(once, [] {
     Add("memory", MakeMemory);
     Add("mdns", MakeMdns);
+    Add("consul", MakeConsul);
   });
 }
 

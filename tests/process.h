@@ -2,6 +2,7 @@
 // (SIGKILL) when its Process object goes out of scope, so no test leaves one behind.
 #pragma once
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -19,13 +20,22 @@ namespace micro::testing {
 
 class Process {
  public:
-  explicit Process(std::vector<std::string> argv) {
+  // Starts argv[0] (a path, or a name looked up in PATH). With `log`, its
+  // stdout and stderr go to that file instead of the test's own.
+  explicit Process(std::vector<std::string> argv, const std::string& log = "") {
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], nullptr, nullptr, args.data(), environ) != 0) {
-      throw std::runtime_error("cannot start " + argv[0]);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    if (!log.empty()) {
+      posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                       0644);
+      posix_spawn_file_actions_adddup2(&actions, 1, 2);
     }
+    int rc = posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
   }
   ~Process() {
     if (pid_ > 0 && !reaped_) {

@@ -15,10 +15,14 @@
 #include "mdns_registry.h"
 #include "micro/micro.h"
 #include "process.h"
+#include "registry_test_util.h"
 #include "test_util.h"
 
 namespace reg = micro::registry;
+using micro::testing::Deadline;
 using micro::testing::Eventually;
+using micro::testing::NodeIds;
+using micro::testing::WaitFor;
 using micro::testing::Process;
 using namespace std::chrono_literals;
 
@@ -38,52 +42,6 @@ std::unique_ptr<Process> Greeter(const std::string& id, std::vector<std::string>
   args.insert(args.end(), extra.begin(), extra.end());
   return std::make_unique<Process>(args);
 }
-
-std::set<std::string> NodeIds(reg::Registry& r, const std::string& name) {
-  std::set<std::string> ids;
-  auto s = r.GetService(name);
-  if (!s.ok()) return ids;
-  for (auto& svc : *s) {
-    for (auto& n : svc.nodes) ids.insert(n.id);
-  }
-  return ids;
-}
-
-// Waits for an event about node `id`; false if the watch ends first.
-bool WaitFor(reg::Watcher& w, reg::Action action, const std::string& id) {
-  while (true) {
-    auto ev = w.Next();
-    if (!ev.ok()) return false;
-    if (ev->action != action) continue;
-    for (auto& n : ev->service.nodes) {
-      if (n.id == id) return true;
-    }
-  }
-}
-
-// Stops `w` after `d` unless destroyed first, so a test waiting for an event cannot hang.
-class Deadline {
- public:
-  Deadline(reg::Watcher& w, std::chrono::seconds d)
-      : thread_([this, &w, d] {
-          std::unique_lock<std::mutex> l(mu_);
-          if (!cv_.wait_for(l, d, [this] { return done_; })) w.Stop();
-        }) {}
-  ~Deadline() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
 
 }  // namespace
 

@@ -66,3 +66,24 @@ TEST_CASE("the plugin table builds registries by scheme") {
   CHECK(reg::RegisterRegistryPlugin("bad scheme", nullptr).code() ==
         absl::StatusCode::kInvalidArgument);
 }
+
+TEST_CASE("registry URIs carry query parameters, percent-decoded") {
+  auto a = reg::ParseRegistryAddress("consul://a:8500,b:8500?token=x%2By&dc=eu+1&flag");
+  REQUIRE(a.ok());
+  CHECK(a->hosts == std::vector<std::string>{"a:8500", "b:8500"});
+  CHECK(a->params == std::map<std::string, std::string>{{"token", "x+y"}, {"dc", "eu 1"},
+                                                         {"flag", "true"}});
+  auto bare = reg::ParseRegistryAddress("consul?token=t");
+  REQUIRE(bare.ok());
+  CHECK(bare->scheme == "consul");
+  CHECK(bare->hosts.empty());
+  CHECK(bare->params.at("token") == "t");
+  CHECK_FALSE(reg::ParseRegistryAddress("consul://a:1?token=%zz").ok());
+  CHECK_FALSE(reg::ParseRegistryAddress("consul://a:1?token=1&token=2").ok());
+  CHECK_FALSE(reg::ParseRegistryAddress("consul://a:1?=1").ok());
+
+  micro::RegisterBuiltinPlugins();
+  auto memory = reg::NewRegistry("memory://?x=1");
+  CHECK(absl::IsInvalidArgument(memory.status()));
+  CHECK_THAT(std::string(memory.status().message()), Catch::Contains("takes no parameters"));
+}

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ struct RegistryAddress {
   std::string scheme;              // lower case
   std::vector<std::string> hosts;  // "host", "host:port" or "[v6]:port"; may be empty
   std::string uri;                 // as given, for messages
+  // Query parameters, percent-decoded: "consul://a:8500?token=x&dc=eu" -> {token: x, dc: eu}.
+  // Each plugin says which keys it takes and refuses the others.
+  std::map<std::string, std::string> params;
 };
 
 using RegistryFactory =

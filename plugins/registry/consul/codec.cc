@@ -1,0 +1,278 @@
+#include "codec.h"
+
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "micro/registry/encoding.h"
+#include "micro/registry/json.h"
+#include "registry/json_internal.h"
+
+namespace micro::consul {
+namespace {
+
+using registry::internal::Member;
+
+bool ValidMetaKey(absl::string_view k) {
+  if (k.empty() || k.size() > 128 || absl::StartsWith(k, "consul-")) return false;
+  for (char c : k) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+const std::string* StringMember(const nlohmann::json& j, absl::string_view field) {
+  const nlohmann::json* m = Member(j, field);
+  return m != nullptr && m->is_string() ? m->get_ptr<const std::string*>() : nullptr;
+}
+
+// The payload of one tag: plain for '=', hex(zlib) for '-'.
+absl::StatusOr<std::string> TagPayload(const std::string& tag) {
+  if (tag[1] == '=') return tag.substr(2);
+  absl::StatusOr<std::string> d = registry::Decode(absl::string_view(tag).substr(2));
+  if (!d.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("tag \"", tag.substr(0, 24),
+                                                   tag.size() > 24 ? "..." : "",
+                                                   "\" does not decode: ", d.status().message()));
+  }
+  return d;
+}
+
+absl::Status BadTag(const std::string& tag, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("tag \"", tag.substr(0, 24),
+                                                 tag.size() > 24 ? "..." : "", "\": ", why));
+}
+
+}  // namespace
+
+std::vector<std::string> EncodeTags(const registry::Service& service, const registry::Node& node) {
+  std::vector<std::string> tags;
+  for (const auto& [k, v] : node.metadata) {
+    tags.push_back("t-" + registry::Encode(registry::ToJson(registry::Metadata{{k, v}})));
+  }
+  for (const registry::Endpoint& e : service.endpoints) {
+    tags.push_back("e-" + registry::Encode(registry::ToJson(e)));
+  }
+  tags.push_back("v-" + registry::Encode(service.version));
+  return tags;
+}
+
+absl::StatusOr<DecodedTags> DecodeTags(const std::vector<std::string>& tags) {
+  DecodedTags out;
+  char meta_form = 0, endpoint_form = 0;
+  bool have_version = false;
+  for (const std::string& tag : tags) {
+    if (tag.size() < 2 || (tag[1] != '-' && tag[1] != '=')) continue;
+    char kind = tag[0];
+    if (kind == 'v') {
+      if (have_version) continue;
+      absl::StatusOr<std::string> v = TagPayload(tag);
+      if (!v.ok()) return v.status();
+      out.version = std::move(*v);
+      have_version = true;
+    } else if (kind == 't') {
+      if (meta_form != 0 && tag[1] != meta_form) continue;
+      meta_form = tag[1];
+      absl::StatusOr<std::string> p = TagPayload(tag);
+      if (!p.ok()) return p.status();
+      absl::StatusOr<registry::Metadata> md = registry::MetadataFromJson(*p);
+      if (!md.ok()) return BadTag(tag, md.status().message());
+      for (auto& [k, v] : *md) out.metadata[k] = std::move(v);
+    } else if (kind == 'e') {
+      if (endpoint_form != 0 && tag[1] != endpoint_form) continue;
+      endpoint_form = tag[1];
+      absl::StatusOr<std::string> p = TagPayload(tag);
+      if (!p.ok()) return p.status();
+      absl::StatusOr<registry::Endpoint> e = registry::EndpointFromJson(*p);
+      if (!e.ok()) return BadTag(tag, e.status().message());
+      out.endpoints.push_back(std::move(*e));
+    }
+  }
+  return out;
+}
+
+std::string GoDuration(std::chrono::milliseconds d) {
+  long long ms = d.count();
+  if (ms == 0) return "0s";
+  std::string sign = ms < 0 ? "-" : "";
+  if (ms < 0) ms = -ms;
+  if (ms < 1000) return absl::StrCat(sign, ms, "ms");
+  long long h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, frac = ms % 1000;
+  std::string secs = absl::StrCat(s);
+  if (frac != 0) {
+    std::string f = absl::StrCat(1000 + frac).substr(1);  // three digits
+    while (f.back() == '0') f.pop_back();
+    absl::StrAppend(&secs, ".", f);
+  }
+  if (h > 0) return absl::StrCat(sign, h, "h", m, "m", secs, "s");
+  if (m > 0) return absl::StrCat(sign, m, "m", secs, "s");
+  return absl::StrCat(sign, secs, "s");
+}
+
+std::string JoinHostPort(absl::string_view host, int port) {
+  if (host.find(':') != absl::string_view::npos) return absl::StrCat("[", host, "]:", port);
+  return absl::StrCat(host, ":", port);
+}
+
+std::string RegistrationJson(const registry::Service& service, const registry::Node& node,
+                             std::chrono::milliseconds ttl, std::vector<std::string>* left_out) {
+  std::string host = node.address;
+  int port = 0;
+  const std::string& a = node.address;
+  std::size_t colon = a.rfind(':');
+  if (!a.empty() && a.front() == '[') {
+    std::size_t close = a.find(']');
+    if (close != std::string::npos) {
+      host = a.substr(1, close - 1);
+      if (close + 1 < a.size() && a[close + 1] == ':') port = std::atoi(a.c_str() + close + 2);
+    }
+  } else if (colon != std::string::npos && a.find(':') == colon) {
+    host = a.substr(0, colon);
+    port = std::atoi(a.c_str() + colon + 1);
+  }
+  nlohmann::json j;
+  j["ID"] = node.id;
+  j["Name"] = service.name;
+  j["Tags"] = EncodeTags(service, node);
+  j["Port"] = port;
+  j["Address"] = host;
+  nlohmann::json meta = nlohmann::json::object();
+  for (const auto& [k, v] : node.metadata) {
+    if (ValidMetaKey(k) && v.size() <= 512 && meta.size() < 64) {
+      meta[k] = v;
+    } else if (left_out != nullptr) {
+      left_out->push_back(k);
+    }
+  }
+  if (!meta.empty()) j["Meta"] = std::move(meta);
+  if (ttl.count() > 0) {
+    // Consul refuses a DeregisterCriticalServiceAfter under one minute.
+    std::chrono::milliseconds dereg = std::max<std::chrono::milliseconds>(
+        ttl, std::chrono::minutes(1)) + std::chrono::seconds(5);
+    j["Check"] = {{"TTL", GoDuration(ttl)}, {"DeregisterCriticalServiceAfter", GoDuration(dereg)}};
+  }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+absl::StatusOr<HealthAnswer> ParseHealth(absl::string_view body, absl::string_view service) {
+  absl::StatusOr<nlohmann::json> parsed = registry::internal::ParseJson(body);
+  if (!parsed.ok()) return parsed.status();
+  if (parsed->is_null()) return HealthAnswer{};
+  if (!parsed->is_array()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected a JSON array, got ", parsed->type_name()));
+  }
+  HealthAnswer out;
+  std::size_t i = 0;
+  for (const nlohmann::json& entry : *parsed) {
+    const std::size_t index = i++;
+    const nlohmann::json* svc = entry.is_object() ? Member(entry, "Service") : nullptr;
+    if (svc == nullptr || !svc->is_object()) {
+      out.skipped.push_back(absl::StrCat("entry ", index, ": no Service object"));
+      continue;
+    }
+    const std::string* name = StringMember(*svc, "Service");
+    const std::string* id = StringMember(*svc, "ID");
+    if (name == nullptr || id == nullptr || id->empty()) {
+      out.skipped.push_back(absl::StrCat("entry ", index, ": Service without Service/ID strings"));
+      continue;
+    }
+    if (*name != service) continue;
+    const std::string where = absl::StrCat("node ", *id);
+    const nlohmann::json* port = Member(*svc, "Port");
+    if (port == nullptr || !port->is_number_integer() || port->get<long long>() < 0 ||
+        port->get<long long>() > 65535) {
+      out.skipped.push_back(absl::StrCat(where, ": Port is not a number from 0 to 65535"));
+      continue;
+    }
+    bool critical = false;
+    const nlohmann::json* checks = Member(entry, "Checks");
+    if (checks != nullptr && checks->is_array()) {
+      for (const nlohmann::json& c : *checks) {
+        const std::string* status = c.is_object() ? StringMember(c, "Status") : nullptr;
+        if (status != nullptr && *status == "critical") critical = true;
+      }
+    } else if (checks != nullptr && !checks->is_null()) {
+      out.skipped.push_back(absl::StrCat(where, ": Checks is not an array"));
+      continue;
+    }
+    if (critical) continue;
+    std::vector<std::string> tags;
+    const nlohmann::json* tj = Member(*svc, "Tags");
+    bool bad_tags = false;
+    if (tj != nullptr && tj->is_array()) {
+      for (const nlohmann::json& t : *tj) {
+        if (!t.is_string()) bad_tags = true;
+        else tags.push_back(t.get<std::string>());
+      }
+    } else if (tj != nullptr && !tj->is_null()) {
+      bad_tags = true;
+    }
+    if (bad_tags) {
+      out.skipped.push_back(absl::StrCat(where, ": Tags is not an array of strings"));
+      continue;
+    }
+    absl::StatusOr<DecodedTags> decoded = DecodeTags(tags);
+    if (!decoded.ok()) {
+      out.skipped.push_back(absl::StrCat(where, ": ", decoded.status().message()));
+      continue;
+    }
+    std::string address;
+    if (const std::string* a = StringMember(*svc, "Address"); a != nullptr) address = *a;
+    if (address.empty()) {
+      const nlohmann::json* node = Member(entry, "Node");
+      const std::string* a = node != nullptr && node->is_object() ? StringMember(*node, "Address")
+                                                                   : nullptr;
+      if (a != nullptr) address = *a;
+    }
+    if (address.empty()) {
+      out.skipped.push_back(absl::StrCat(where, ": no address in Service or Node"));
+      continue;
+    }
+    HealthNode hn;
+    hn.version = std::move(decoded->version);
+    hn.endpoints = std::move(decoded->endpoints);
+    hn.node.id = *id;
+    hn.node.address = JoinHostPort(address, port->get<int>());
+    hn.node.metadata = std::move(decoded->metadata);
+    out.nodes.push_back(std::move(hn));
+  }
+  return out;
+}
+
+std::vector<registry::Service> GroupByVersion(absl::string_view name,
+                                              const std::vector<HealthNode>& nodes) {
+  std::vector<registry::Service> out;
+  std::map<std::string, std::size_t> index;
+  for (const HealthNode& n : nodes) {
+    auto [it, fresh] = index.emplace(n.version, out.size());
+    if (fresh) {
+      registry::Service s;
+      s.name = std::string(name);
+      s.version = n.version;
+      s.endpoints = n.endpoints;
+      out.push_back(std::move(s));
+    }
+    out[it->second].nodes.push_back(n.node);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> ParseCatalogServices(absl::string_view body) {
+  absl::StatusOr<nlohmann::json> parsed = registry::internal::ParseJson(body);
+  if (!parsed.ok()) return parsed.status();
+  if (!parsed->is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected a JSON object of service names, got ", parsed->type_name()));
+  }
+  std::vector<std::string> names;
+  for (auto it = parsed->begin(); it != parsed->end(); ++it) {
+    if (!it.key().empty()) names.push_back(it.key());
+  }
+  return names;  // nlohmann objects iterate in key order
+}
+
+}  // namespace micro::consul

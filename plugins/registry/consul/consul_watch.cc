@@ -1,0 +1,367 @@
+#include "consul_watch.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "codec.h"
+#include "micro/log.h"
+#include "registry/queue_watcher.h"
+
+namespace micro::consul {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::size_t kMaxQueued = 10000;
+
+// Consul answers at once when the index moves, so a busy service could turn a
+// watch into a spin. A token bucket (bursts of 10, then 10 queries a second)
+// bounds the loop without delaying the first changes of a burst.
+class RateLimit {
+ public:
+  // When the next query may start; takes its token.
+  Clock::time_point Next() {
+    Clock::time_point now = Clock::now();
+    tokens_ = std::min(kBurst, tokens_ + std::chrono::duration<double>(now - last_).count() * kRate);
+    last_ = now;
+    tokens_ -= 1;
+    if (tokens_ >= 0) return now;
+    return now + std::chrono::duration_cast<Clock::duration>(
+                     std::chrono::duration<double>(-tokens_ / kRate));
+  }
+
+ private:
+  static constexpr double kBurst = 10, kRate = 10;
+  double tokens_ = kBurst;
+  Clock::time_point last_ = Clock::now();
+};
+
+// Shared by a watcher and its loops: the event queue and the stop signal.
+struct Shared {
+  WatchContext ctx;
+  std::shared_ptr<registry::internal::QueueWatcher> queue;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopped = false;  // guarded by mu
+
+  bool Stopped() {
+    std::lock_guard<std::mutex> lock(mu);
+    return stopped;
+  }
+  // Sleeps until `until` or Stop; false once stopped.
+  bool SleepUntil(Clock::time_point until) {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_until(lock, until, [&] { return stopped; });
+    return !stopped;
+  }
+};
+
+milliseconds Backoff(int failures) {
+  static thread_local std::mt19937 rng(std::random_device{}());
+  long long base = std::min<long long>(5000, 100LL << std::min(failures, 6));
+  return milliseconds(base / 2 + std::uniform_int_distribution<long long>(0, base / 2)(rng));
+}
+
+// Logs each distinct message once per loop (a bad node is met on every answer).
+class OnceLog {
+ public:
+  void Warn(const std::string& m) {
+    if (seen_.size() > 1000) seen_.clear();
+    if (seen_.insert(m).second) log::Warn(m);
+  }
+
+ private:
+  std::set<std::string> seen_;
+};
+
+bool SameNode(const HealthNode& a, const HealthNode& b) {
+  return a.node == b.node && a.version == b.version && a.endpoints == b.endpoints;
+}
+
+// Blocking queries on /v1/health/service/<name>, diffed into node events.
+class ServiceLoop {
+ public:
+  ServiceLoop(std::shared_ptr<Shared> shared, std::string name)
+      : shared_(std::move(shared)), name_(std::move(name)) {}
+
+  void Start() { thread_ = std::thread([this] { Run(); }); }
+  void Cancel() { cancel_.Fire(); }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  // The catalog no longer lists the service: end once no node is left.
+  void Retire() {
+    std::lock_guard<std::mutex> lock(mu_);
+    retired_ = true;
+  }
+  // The catalog lists it again. False when the loop has already ended.
+  bool Revive() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (done_) return false;
+    retired_ = false;
+    return true;
+  }
+
+ private:
+  void Run() {
+    uint64_t index = 0;
+    bool first = true, resync = false;
+    int failures = 0;
+    RateLimit limit;
+    while (shared_->SleepUntil(limit.Next())) {
+      Clock::time_point last_start = Clock::now();
+      const WatchContext& ctx = shared_->ctx;
+      milliseconds wait = ctx.options.watch_wait;
+      if (!pending_.empty()) {
+        Clock::time_point next = pending_.begin()->second.second;
+        for (const auto& [id, p] : pending_) next = std::min(next, p.second);
+        wait = std::clamp(std::chrono::duration_cast<milliseconds>(next - last_start),
+                          milliseconds(100), wait);
+      }
+      std::string target = absl::StrCat("/v1/health/service/", UrlEscape(name_), "?index=", index,
+                                        "&wait=", wait.count(), "ms", ctx.read_query);
+      absl::StatusOr<HttpResponse> res = ctx.http->Do(
+          "GET", target, "", ctx.headers, wait + wait / 16 + ctx.options.request_timeout, &cancel_);
+      if (absl::IsCancelled(res.status())) break;
+      absl::Status failure = res.status();
+      if (failure.ok() && res->status != 200) {
+        failure = absl::UnavailableError(absl::StrCat("HTTP ", res->status, ": ",
+                                                      res->body.substr(0, 200)));
+      }
+      absl::StatusOr<HealthAnswer> answer = absl::UnknownError("");
+      uint64_t new_index = 0;
+      if (failure.ok()) {
+        if (!absl::SimpleAtoi(res->consul_index, &new_index)) new_index = 0;
+        if (new_index < index) {
+          resync = true;  // the agent lost its state (restart): index starts over
+          new_index = 0;
+        } else if (!first && !resync && new_index == index) {
+          ExpirePending();
+          if (ShouldEnd()) break;
+          continue;  // the wait ran out, nothing changed
+        }
+        answer = ParseHealth(res->body, name_);
+        if (!answer.ok()) failure = answer.status();
+      }
+      if (!failure.ok()) {
+        if (failures++ == 0) {
+          log::Warn(absl::StrCat("consul watch of \"", name_, "\": ", failure.message(),
+                                 "; retrying, serving what it knew"));
+        }
+        resync = true;
+        ExpirePending();
+        if (!shared_->SleepUntil(Clock::now() + Backoff(failures))) break;
+        continue;
+      }
+      if (failures > 0) log::Info(absl::StrCat("consul watch of \"", name_, "\" is back"));
+      failures = 0;
+      index = new_index;
+      for (const std::string& why : answer->skipped) {
+        once_.Warn(absl::StrCat("consul: service \"", name_, "\": skipped ", why));
+      }
+      Diff(answer->nodes, resync);
+      ExpirePending();
+      first = resync = false;
+      if (ShouldEnd()) break;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+  }
+
+  bool ShouldEnd() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (retired_ && known_.empty() && pending_.empty()) {
+      done_ = true;
+      return true;
+    }
+    return false;
+  }
+
+  void Emit(registry::Action action, const HealthNode& n) {
+    registry::Result r;
+    r.action = action;
+    r.service.name = name_;
+    r.service.version = n.version;
+    r.service.endpoints = n.endpoints;
+    r.service.nodes.push_back(n.node);
+    shared_->queue->Push(r);
+  }
+
+  void Diff(const std::vector<HealthNode>& nodes, bool resync) {
+    std::map<std::string, const HealthNode*> fresh;
+    for (const HealthNode& n : nodes) fresh.emplace(n.node.id, &n);
+    for (const auto& [id, n] : fresh) {
+      auto known = known_.find(id);
+      if (known != known_.end()) {
+        if (!SameNode(known->second, *n)) Emit(registry::Action::kUpdate, *n);
+        known->second = *n;
+        continue;
+      }
+      auto pending = pending_.find(id);
+      if (pending != pending_.end()) {
+        if (!SameNode(pending->second.first, *n)) Emit(registry::Action::kUpdate, *n);
+        pending_.erase(pending);
+      } else {
+        Emit(registry::Action::kCreate, *n);
+      }
+      known_.emplace(id, *n);
+    }
+    for (auto it = known_.begin(); it != known_.end();) {
+      if (fresh.count(it->first) != 0) {
+        ++it;
+        continue;
+      }
+      if (resync) {
+        pending_.emplace(it->first,
+                         std::make_pair(it->second, Clock::now() + shared_->ctx.options.resync_grace));
+      } else {
+        Emit(registry::Action::kDelete, it->second);
+      }
+      it = known_.erase(it);
+    }
+  }
+
+  void ExpirePending() {
+    Clock::time_point now = Clock::now();
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.second <= now) {
+        Emit(registry::Action::kDelete, it->second.first);
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  std::shared_ptr<Shared> shared_;
+  const std::string name_;
+  consul::Cancel cancel_;
+  std::thread thread_;
+  OnceLog once_;
+  // Loop thread only:
+  std::map<std::string, HealthNode> known_;
+  std::map<std::string, std::pair<HealthNode, Clock::time_point>> pending_;
+  std::mutex mu_;  // guards retired_, done_ (and known_/pending_ reads in ShouldEnd)
+  bool retired_ = false;
+  bool done_ = false;
+};
+
+class ConsulWatcher : public registry::Watcher {
+ public:
+  ConsulWatcher(WatchContext ctx, std::string service) : shared_(std::make_shared<Shared>()) {
+    shared_->ctx = std::move(ctx);
+    shared_->queue =
+        std::make_shared<registry::internal::QueueWatcher>(service, kMaxQueued, "consul registry");
+    if (!service.empty()) {
+      AddLoop(service);
+    } else {
+      catalog_ = std::thread([this] { CatalogLoop(); });
+    }
+  }
+
+  ~ConsulWatcher() override {
+    Stop();
+    if (catalog_.joinable()) catalog_.join();
+    std::lock_guard<std::mutex> lock(loops_mu_);
+    for (auto& [name, loop] : loops_) loop->Join();
+  }
+
+  absl::StatusOr<registry::Result> Next() override { return shared_->queue->Next(); }
+
+  void Stop() override {
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      shared_->stopped = true;
+    }
+    shared_->cv.notify_all();
+    catalog_cancel_.Fire();
+    {
+      std::lock_guard<std::mutex> lock(loops_mu_);
+      for (auto& [name, loop] : loops_) loop->Cancel();
+    }
+    shared_->queue->Stop();
+  }
+
+ private:
+  void AddLoop(const std::string& name) {
+    std::lock_guard<std::mutex> lock(loops_mu_);
+    if (shared_->Stopped()) return;
+    auto it = loops_.find(name);
+    if (it != loops_.end()) {
+      if (it->second->Revive()) return;
+      it->second->Join();
+      loops_.erase(it);
+    }
+    auto loop = std::make_unique<ServiceLoop>(shared_, name);
+    loop->Start();
+    loops_.emplace(name, std::move(loop));
+  }
+
+  void CatalogLoop() {
+    const WatchContext& ctx = shared_->ctx;
+    uint64_t index = 0;
+    int failures = 0;
+    RateLimit limit;
+    while (shared_->SleepUntil(limit.Next())) {
+      milliseconds wait = ctx.options.watch_wait;
+      std::string target = absl::StrCat("/v1/catalog/services?index=", index, "&wait=",
+                                        wait.count(), "ms", ctx.read_query);
+      absl::StatusOr<HttpResponse> res =
+          ctx.http->Do("GET", target, "", ctx.headers,
+                       wait + wait / 16 + ctx.options.request_timeout, &catalog_cancel_);
+      if (absl::IsCancelled(res.status())) break;
+      absl::Status failure = res.status();
+      if (failure.ok() && res->status != 200) {
+        failure = absl::UnavailableError(absl::StrCat("HTTP ", res->status, ": ",
+                                                      res->body.substr(0, 200)));
+      }
+      absl::StatusOr<std::vector<std::string>> names = absl::UnknownError("");
+      if (failure.ok()) {
+        names = ParseCatalogServices(res->body);
+        if (!names.ok()) failure = names.status();
+      }
+      if (!failure.ok()) {
+        if (failures++ == 0) {
+          log::Warn(absl::StrCat("consul watch of the catalog: ", failure.message(),
+                                 "; retrying"));
+        }
+        if (!shared_->SleepUntil(Clock::now() + Backoff(failures))) break;
+        continue;
+      }
+      if (failures > 0) log::Info("consul watch of the catalog is back");
+      failures = 0;
+      uint64_t new_index = 0;
+      if (!absl::SimpleAtoi(res->consul_index, &new_index)) new_index = 0;
+      index = new_index < index ? 0 : new_index;
+      std::set<std::string> listed(names->begin(), names->end());
+      for (const std::string& name : listed) AddLoop(name);
+      std::lock_guard<std::mutex> lock(loops_mu_);
+      for (auto& [name, loop] : loops_) {
+        if (listed.count(name) == 0) loop->Retire();
+      }
+    }
+  }
+
+  std::shared_ptr<Shared> shared_;
+  consul::Cancel catalog_cancel_;
+  std::thread catalog_;
+  std::mutex loops_mu_;
+  std::map<std::string, std::unique_ptr<ServiceLoop>> loops_;  // guarded by loops_mu_
+};
+
+}  // namespace
+
+std::unique_ptr<registry::Watcher> NewConsulWatcher(WatchContext context, std::string service) {
+  return std::make_unique<ConsulWatcher>(std::move(context), std::move(service));
+}
+
+}  // namespace micro::consul

@@ -1,0 +1,225 @@
+// go-micro's Consul encoding and the parsers for what an agent answers,
+// without an agent (the consul label has the tests against a real one).
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+#include <nlohmann/json.hpp>
+
+#include "codec.h"
+#include "consul_registry.h"
+#include "micro/registry/encoding.h"
+#include "micro/registry/json.h"
+#include "micro/registry/plugin.h"
+
+namespace reg = micro::registry;
+using namespace micro::consul;
+using namespace std::chrono_literals;
+
+namespace {
+
+reg::Service Sample() {
+  reg::Service s;
+  s.name = "go.micro.srv.geo";
+  s.version = "2.0";
+  reg::Endpoint e;
+  e.name = "Geo.Nearby";
+  e.request = reg::Value{"Request", "Request", {}};
+  s.endpoints = {e};
+  s.nodes.push_back(reg::Node{"geo-1", "10.0.0.5:8080", {{"a", "1"}, {"b", "2"}}});
+  return s;
+}
+
+// One /v1/health/service entry in Consul's shape.
+nlohmann::json Entry(const std::string& id, const std::vector<std::string>& tags,
+                     const std::string& status = "passing", const std::string& address = "10.0.0.5",
+                     const std::string& service = "go.micro.srv.geo") {
+  return {{"Node", {{"Node", "n1"}, {"Address", "192.168.1.1"}}},
+          {"Service",
+           {{"ID", id}, {"Service", service}, {"Tags", tags}, {"Address", address}, {"Port", 8080}}},
+          {"Checks",
+           nlohmann::json::array({{{"CheckID", "serfHealth"}, {"Status", "passing"}},
+                                  {{"CheckID", "service:" + id}, {"Status", status}}})}};
+}
+
+}  // namespace
+
+TEST_CASE("tags: one t- per metadata pair, one e- per endpoint, one v-, all hex(zlib(JSON))") {
+  reg::Service s = Sample();
+  std::vector<std::string> tags = EncodeTags(s, s.nodes[0]);
+  REQUIRE(tags.size() == 4);
+  CHECK(tags[0].rfind("t-789c", 0) == 0);  // zlib header, lower-case hex
+  CHECK(*reg::Decode(tags[0].substr(2)) == R"({"a":"1"})");
+  CHECK(*reg::Decode(tags[1].substr(2)) == R"({"b":"2"})");
+  CHECK(*reg::Decode(tags[2].substr(2)) == reg::ToJson(s.endpoints[0]));
+  CHECK(*reg::Decode(tags[3].substr(2)) == "2.0");
+
+  auto back = DecodeTags(tags);
+  REQUIRE(back.ok());
+  CHECK(back->version == "2.0");
+  CHECK(back->metadata == s.nodes[0].metadata);
+  CHECK(back->endpoints == s.endpoints);
+}
+
+TEST_CASE("tags: the old plain forms decode, the first form met wins, other tags are ignored") {
+  auto d = DecodeTags({"urlprefix-/geo", R"(t={"a":"1"})", "t-" + reg::Encode(R"({"b":"2"})"),
+                       R"(e={"name":"Geo.Nearby","request":null,"response":null,"metadata":null})",
+                       "v=1.0", "v-" + reg::Encode("ignored"), "x", ""});
+  REQUIRE(d.ok());
+  CHECK(d->metadata == reg::Metadata{{"a", "1"}});
+  REQUIRE(d->endpoints.size() == 1);
+  CHECK(d->endpoints[0].name == "Geo.Nearby");
+  CHECK(d->version == "1.0");
+}
+
+TEST_CASE("tags that do not decode are an error naming the tag") {
+  for (std::string bad : {std::string("t-zz"), std::string("e-789c00"), "v-" + std::string(7, 'a'),
+                          std::string("t=[1,2]"), std::string("e={\"name\":5}")}) {
+    auto d = DecodeTags({bad});
+    INFO(bad);
+    CHECK(absl::IsInvalidArgument(d.status()));
+    CHECK_THAT(std::string(d.status().message()), Catch::Contains(bad.substr(0, 2)));
+  }
+}
+
+TEST_CASE("registration body: address split, Meta, and go-micro's TTL check") {
+  reg::Service s = Sample();
+  s.nodes[0].metadata["bad.key"] = "x";
+  s.nodes[0].metadata["long"] = std::string(600, 'v');
+  std::vector<std::string> left_out;
+  auto j = nlohmann::json::parse(RegistrationJson(s, s.nodes[0], 30s, &left_out));
+  CHECK(j["ID"] == "geo-1");
+  CHECK(j["Name"] == "go.micro.srv.geo");
+  CHECK(j["Address"] == "10.0.0.5");
+  CHECK(j["Port"] == 8080);
+  CHECK(j["Meta"] == nlohmann::json{{"a", "1"}, {"b", "2"}});
+  CHECK(left_out == std::vector<std::string>{"bad.key", "long"});
+  CHECK(j["Tags"].size() == 6);  // every pair is still in a t- tag
+  CHECK(j["Check"]["TTL"] == "30s");
+  CHECK(j["Check"]["DeregisterCriticalServiceAfter"] == "1m5s");
+
+  auto long_ttl = nlohmann::json::parse(RegistrationJson(s, s.nodes[0], 90s, nullptr));
+  CHECK(long_ttl["Check"]["TTL"] == "1m30s");
+  CHECK(long_ttl["Check"]["DeregisterCriticalServiceAfter"] == "1m35s");
+  auto no_ttl = nlohmann::json::parse(RegistrationJson(s, s.nodes[0], 0s, nullptr));
+  CHECK_FALSE(no_ttl.contains("Check"));
+
+  s.nodes[0].address = "[::1]:9090";
+  auto v6 = nlohmann::json::parse(RegistrationJson(s, s.nodes[0], 0s, nullptr));
+  CHECK(v6["Address"] == "::1");
+  CHECK(v6["Port"] == 9090);
+}
+
+TEST_CASE("Go duration strings") {
+  CHECK(GoDuration(0ms) == "0s");
+  CHECK(GoDuration(250ms) == "250ms");
+  CHECK(GoDuration(1500ms) == "1.5s");
+  CHECK(GoDuration(65s) == "1m5s");
+  CHECK(GoDuration(3600s) == "1h0m0s");
+  CHECK(GoDuration(3661001ms) == "1h1m1.001s");
+}
+
+TEST_CASE("health answers: critical nodes dropped, warning kept, grouped by version") {
+  reg::Service s = Sample();
+  auto tags = EncodeTags(s, s.nodes[0]);
+  reg::Service v1 = s;
+  v1.version = "1.0";
+  auto tags_v1 = EncodeTags(v1, v1.nodes[0]);
+  nlohmann::json body = nlohmann::json::array(
+      {Entry("geo-1", tags), Entry("geo-2", tags, "critical"), Entry("geo-3", tags, "warning"),
+       Entry("geo-4", tags_v1, "passing", ""), Entry("other", tags, "passing", "1.1.1.1", "other"),
+       Entry("geo-6", tags, "passing", "fe80::1")});
+  auto h = ParseHealth(body.dump(), "go.micro.srv.geo");
+  REQUIRE(h.ok());
+  CHECK(h->skipped.empty());
+  REQUIRE(h->nodes.size() == 4);
+  CHECK(h->nodes[0].node == s.nodes[0]);
+  CHECK(h->nodes[1].node.id == "geo-3");
+  CHECK(h->nodes[2].node.address == "192.168.1.1:8080");  // Node.Address when Service's is empty
+  CHECK(h->nodes[3].node.address == "[fe80::1]:8080");
+  auto grouped = GroupByVersion("go.micro.srv.geo", h->nodes);
+  REQUIRE(grouped.size() == 2);
+  CHECK(grouped[0].version == "2.0");
+  CHECK(grouped[0].nodes.size() == 3);
+  CHECK(grouped[1].version == "1.0");
+  CHECK(grouped[1].endpoints == s.endpoints);
+}
+
+TEST_CASE("health answers: malformed entries are skipped with a reason, the rest survive") {
+  reg::Service s = Sample();
+  auto tags = EncodeTags(s, s.nodes[0]);
+  nlohmann::json bad_port = Entry("geo-p", tags);
+  bad_port["Service"]["Port"] = "eighty";
+  nlohmann::json bad_tags = Entry("geo-t", {"t-nothex"});
+  nlohmann::json tags_not_strings = Entry("geo-s", tags);
+  tags_not_strings["Service"]["Tags"] = {1, 2};
+  nlohmann::json body = nlohmann::json::array(
+      {42, nlohmann::json::object(), bad_port, bad_tags, tags_not_strings, Entry("geo-ok", tags)});
+  auto h = ParseHealth(body.dump(), "go.micro.srv.geo");
+  REQUIRE(h.ok());
+  REQUIRE(h->nodes.size() == 1);
+  CHECK(h->nodes[0].node.id == "geo-ok");
+  REQUIRE(h->skipped.size() == 5);
+  CHECK_THAT(h->skipped[2], Catch::Contains("geo-p") && Catch::Contains("Port"));
+  CHECK_THAT(h->skipped[3], Catch::Contains("geo-t") && Catch::Contains("t-nothex"));
+}
+
+TEST_CASE("health and catalog answers that are not what Consul sends are errors") {
+  for (std::string body : {std::string(), std::string("{"), std::string("{\"a\":1}"), std::string("\"x\""), std::string(100000, '[')}) {
+    INFO(body.substr(0, 20));
+    CHECK_FALSE(ParseHealth(body, "x").ok());
+  }
+  CHECK(ParseHealth("null", "x").ok());
+  CHECK_FALSE(ParseCatalogServices("[]").ok());
+  CHECK_FALSE(ParseCatalogServices(std::string(100000, '{')).ok());
+  auto names = ParseCatalogServices(R"({"consul":[],"b":["t-1"],"a":null})");
+  REQUIRE(names.ok());
+  CHECK(*names == std::vector<std::string>{"a", "b", "consul"});
+}
+
+TEST_CASE("consul:// options from the URI and CONSUL_* variables") {
+  setenv("CONSUL_HTTP_TOKEN", "from-env", 1);
+  auto a = reg::ParseRegistryAddress(
+      "consul://10.0.0.1:8500,10.0.0.2?token=t%2F1&dc=eu-1&consistency=stale&wait=5s&timeout=2s");
+  REQUIRE(a.ok());
+  auto o = ConsulOptionsFrom(*a);
+  REQUIRE(o.ok());
+  CHECK(o->addresses == std::vector<std::string>{"10.0.0.1:8500", "10.0.0.2"});
+  CHECK(o->token == "t/1");
+  CHECK(o->datacenter == "eu-1");
+  CHECK(o->consistency == "stale");
+  CHECK(o->watch_wait == 5s);
+  CHECK(o->request_timeout == 2s);
+
+  auto plain = ConsulOptionsFrom(*reg::ParseRegistryAddress("consul"));
+  REQUIRE(plain.ok());
+  CHECK(plain->token == "from-env");
+  CHECK(plain->addresses == std::vector<std::string>{"127.0.0.1:8500"});
+  unsetenv("CONSUL_HTTP_TOKEN");
+
+  auto unknown = ConsulOptionsFrom(*reg::ParseRegistryAddress("consul://a:1?tokn=x"));
+  CHECK(absl::IsInvalidArgument(unknown.status()));
+  CHECK_THAT(std::string(unknown.status().message()),
+             Catch::Contains("tokn") && Catch::Contains("known: token"));
+  CHECK_FALSE(ConsulOptionsFrom(*reg::ParseRegistryAddress("consul://a:1?wait=soon")).ok());
+  CHECK_FALSE(ConsulOptionsFrom(*reg::ParseRegistryAddress("consul://a:1?tls=maybe")).ok());
+  ConsulOptions bad;
+  bad.consistency = "eventual";
+  CHECK(absl::IsInvalidArgument(NewConsulRegistry(bad).status()));
+  ConsulOptions no_ca;
+  no_ca.tls = true;
+  no_ca.ca_file = "/nonexistent/ca.pem";
+  CHECK_THAT(std::string(NewConsulRegistry(no_ca).status().message()),
+             Catch::Contains("/nonexistent/ca.pem"));
+}
+
+TEST_CASE("an unreachable agent is a clear Unavailable error, not a hang or a crash") {
+  ConsulOptions o;
+  o.addresses = {"127.0.0.1:1", "127.0.0.1:2"};
+  auto r = NewConsulRegistry(o);
+  REQUIRE(r.ok());
+  auto got = (*r)->GetService("x");
+  CHECK(absl::IsUnavailable(got.status()));
+  CHECK_THAT(std::string(got.status().message()),
+             Catch::Contains("127.0.0.1:1") && Catch::Contains("127.0.0.1:2"));
+}
