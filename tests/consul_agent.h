@@ -37,13 +37,12 @@ inline std::string TempDir(const std::string& prefix) {
 }
 
 struct ConsulAgentOptions {
-  bool dev = true;           // dev mode: in memory, its own leader
-  std::string hcl;           // extra configuration, e.g. ACLs
-  std::string node = "dev";  // node name
-  int bootstrap_expect = 0;  // servers of a cluster (dev = false)
+  bool dev = true;                // dev mode: in memory, its own leader
+  std::string hcl;                // extra configuration, e.g. ACLs
+  std::string node = "dev";       // node name
+  int bootstrap_expect = 0;       // servers of a cluster (dev = false)
   std::vector<std::string> join;  // serf LAN addresses to retry-join
 };
-
 
 class ConsulAgent {
  public:
@@ -67,14 +66,17 @@ class ConsulAgent {
 
   // Starts the agent again on the same ports (a dev agent starts empty).
   void Start() {
-    std::vector<std::string> args{ConsulBinary(), "agent", "-node", options_.node,
-                                  "-bind", "127.0.0.1", "-client", "127.0.0.1",
-                                  "-http-port", std::to_string(http_port_),
-                                  "-server-port", std::to_string(server_port_),
+    std::vector<std::string> args{ConsulBinary(),   "agent",
+                                  "-node",          options_.node,
+                                  "-bind",          "127.0.0.1",
+                                  "-client",        "127.0.0.1",
+                                  "-http-port",     std::to_string(http_port_),
+                                  "-server-port",   std::to_string(server_port_),
                                   "-serf-lan-port", std::to_string(serf_lan_port_),
                                   "-serf-wan-port", std::to_string(FreePort()),
-                                  "-dns-port", "-1", "-grpc-port", "-1",
-                                  "-log-level", "warn"};
+                                  "-dns-port",      "-1",
+                                  "-grpc-port",     "-1",
+                                  "-log-level",     "warn"};
     if (options_.dev) {
       args.push_back("-dev");
     } else {

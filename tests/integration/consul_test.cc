@@ -46,9 +46,9 @@ std::unique_ptr<ConsulAgent> DevAgent(ConsulAgent::Options o = ConsulAgent::Opti
 
 std::unique_ptr<Process> Greeter(const std::string& id, const std::string& registry_address,
                                  std::vector<std::string> extra = {}) {
-  std::vector<std::string> args{GREETER_BIN,   "--registry",  "consul",         "--registry_address",
-                                registry_address, "--server_address", "127.0.0.1:0", "--server_id",
-                                id};
+  std::vector<std::string> args{GREETER_BIN,          "--registry",     "consul",
+                                "--registry_address", registry_address, "--server_address",
+                                "127.0.0.1:0",        "--server_id",    id};
   args.insert(args.end(), extra.begin(), extra.end());
   return std::make_unique<Process>(args);
 }
@@ -252,13 +252,14 @@ TEST_CASE("ACLs with default deny: a token with rights works, a missing or wrong
     default_policy = "deny"
     tokens { master = "root-secret" agent = "root-secret" } })";
   auto agent = DevAgent(o);
-  auto policy = agent->Http("PUT", "/v1/acl/policy",
-                            R"({"Name":"micro","Rules":"service_prefix \"\" { policy = \"write\" }\nnode_prefix \"\" { policy = \"read\" }"})",
-                            "root-secret");
+  auto policy = agent->Http(
+      "PUT", "/v1/acl/policy",
+      R"({"Name":"micro","Rules":"service_prefix \"\" { policy = \"write\" }\nnode_prefix \"\" { policy = \"read\" }"})",
+      "root-secret");
   REQUIRE(policy.ok());
   REQUIRE(policy->status == 200);
-  auto token = agent->Http("PUT", "/v1/acl/token", R"({"Policies":[{"Name":"micro"}]})",
-                           "root-secret");
+  auto token =
+      agent->Http("PUT", "/v1/acl/token", R"({"Policies":[{"Name":"micro"}]})", "root-secret");
   REQUIRE(token.ok());
   REQUIRE(token->status == 200);
   std::string secret = nlohmann::json::parse(token->body)["SecretID"];
@@ -306,11 +307,12 @@ TEST_CASE("a three-server cluster: kill the leader, discovery and heartbeats go 
   for (std::size_t i = 0; i < servers.size(); ++i) {
     if (i != li) addresses += "," + servers[i]->http_address();
   }
-  auto g = Greeter("greeter-cluster", addresses,
-                   {"--register_ttl", "4s", "--register_interval", "1s"});
+  auto g =
+      Greeter("greeter-cluster", addresses, {"--register_ttl", "4s", "--register_interval", "1s"});
   std::string reader_addresses;
   for (std::size_t i = 0; i < servers.size(); ++i) {
-    if (i != li) reader_addresses += (reader_addresses.empty() ? "" : ",") + servers[i]->http_address();
+    if (i != li)
+      reader_addresses += (reader_addresses.empty() ? "" : ",") + servers[i]->http_address();
   }
   auto r = Consul("consul://" + reader_addresses);
   REQUIRE(Eventually([&] { return NodeIds(*r, "helloworld").size() == 1; }, 60s));
@@ -327,7 +329,8 @@ TEST_CASE("a three-server cluster: kill the leader, discovery and heartbeats go 
       60s));
   // The heartbeat moved to a live agent: after two TTLs the node still passes.
   std::this_thread::sleep_for(8s);
-  CHECK(Eventually([&] { return NodeIds(*r, "helloworld") == std::set<std::string>{"greeter-cluster"}; }, 30s));
+  CHECK(Eventually(
+      [&] { return NodeIds(*r, "helloworld") == std::set<std::string>{"greeter-cluster"}; }, 30s));
   // The watch made before the election still works: a new node shows up in it.
   auto writer = Consul("consul://" + reader_addresses);
   REQUIRE(writer->Register(Sample("node-after", "1.0.0"), reg::RegisterOptions{30s}).ok());

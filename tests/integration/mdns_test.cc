@@ -22,8 +22,8 @@ namespace reg = micro::registry;
 using micro::testing::Deadline;
 using micro::testing::Eventually;
 using micro::testing::NodeIds;
-using micro::testing::WaitFor;
 using micro::testing::Process;
+using micro::testing::WaitFor;
 using namespace std::chrono_literals;
 
 namespace {

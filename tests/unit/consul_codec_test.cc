@@ -2,12 +2,20 @@
 // without an agent (the consul label has the tests against a real one).
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "codec.h"
 #include "consul_registry.h"
+#include "http_client.h"
 #include "micro/registry/encoding.h"
 #include "micro/registry/json.h"
 #include "micro/registry/plugin.h"
@@ -34,12 +42,12 @@ reg::Service Sample() {
 nlohmann::json Entry(const std::string& id, const std::vector<std::string>& tags,
                      const std::string& status = "passing", const std::string& address = "10.0.0.5",
                      const std::string& service = "go.micro.srv.geo") {
-  return {{"Node", {{"Node", "n1"}, {"Address", "192.168.1.1"}}},
-          {"Service",
-           {{"ID", id}, {"Service", service}, {"Tags", tags}, {"Address", address}, {"Port", 8080}}},
-          {"Checks",
-           nlohmann::json::array({{{"CheckID", "serfHealth"}, {"Status", "passing"}},
-                                  {{"CheckID", "service:" + id}, {"Status", status}}})}};
+  return {
+      {"Node", {{"Node", "n1"}, {"Address", "192.168.1.1"}}},
+      {"Service",
+       {{"ID", id}, {"Service", service}, {"Tags", tags}, {"Address", address}, {"Port", 8080}}},
+      {"Checks", nlohmann::json::array({{{"CheckID", "serfHealth"}, {"Status", "passing"}},
+                                        {{"CheckID", "service:" + id}, {"Status", status}}})}};
 }
 
 }  // namespace
@@ -165,7 +173,8 @@ TEST_CASE("health answers: malformed entries are skipped with a reason, the rest
 }
 
 TEST_CASE("health and catalog answers that are not what Consul sends are errors") {
-  for (std::string body : {std::string(), std::string("{"), std::string("{\"a\":1}"), std::string("\"x\""), std::string(100000, '[')}) {
+  for (std::string body : {std::string(), std::string("{"), std::string("{\"a\":1}"),
+                           std::string("\"x\""), std::string(100000, '[')}) {
     INFO(body.substr(0, 20));
     CHECK_FALSE(ParseHealth(body, "x").ok());
   }
@@ -222,4 +231,133 @@ TEST_CASE("an unreachable agent is a clear Unavailable error, not a hang or a cr
   CHECK(absl::IsUnavailable(got.status()));
   CHECK_THAT(std::string(got.status().message()),
              Catch::Contains("127.0.0.1:1") && Catch::Contains("127.0.0.1:2"));
+}
+
+namespace {
+
+// A hostile "agent" on loopback: answers every connection with `reply`
+// (raw bytes) after reading the request headers, or never answers.
+class FakeAgent {
+ public:
+  explicit FakeAgent(std::string reply, bool silent = false)
+      : reply_(std::move(reply)), silent_(silent) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    REQUIRE(listen(fd_, 16) == 0);
+    socklen_t len = sizeof(a);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~FakeAgent() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+    for (int c : clients_) close(c);
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  void Serve() {
+    while (true) {
+      int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      clients_.push_back(c);
+      std::string req;
+      char buf[4096];
+      while (req.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = read(c, buf, sizeof(buf));
+        if (n <= 0) break;
+        req.append(buf, n);
+      }
+      if (silent_) continue;
+      std::size_t off = 0;
+      while (off < reply_.size()) {
+        ssize_t n = write(c, reply_.data() + off, reply_.size() - off);
+        if (n <= 0) break;
+        off += n;
+      }
+      shutdown(c, SHUT_WR);
+    }
+  }
+  std::string reply_;
+  bool silent_;
+  int fd_, port_;
+  std::thread thread_;
+  std::vector<int> clients_;
+};
+
+std::unique_ptr<reg::Registry> Against(const FakeAgent& agent) {
+  ConsulOptions o;
+  o.addresses = {agent.address()};
+  o.request_timeout = 500ms;
+  o.max_response_bytes = 1 << 20;
+  auto r = NewConsulRegistry(o);
+  REQUIRE(r.ok());
+  return std::move(*r);
+}
+
+std::string Http(const std::string& status, const std::string& body) {
+  return "HTTP/1.1 " + status + "\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nX-Consul-Index: 7\r\n\r\n" + body;
+}
+
+// `chunks` chunks of `size` spaces and a digit, chunked as Go's net/http sends large bodies.
+std::string Chunked(int chunks, int size) {
+  std::string out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  char hex[16];
+  for (int i = 0; i < chunks; ++i) {
+    std::snprintf(hex, sizeof(hex), "%x", size + 1);
+    out += std::string(hex) + "\r\n" + std::string(size, ' ') + "1\r\n";
+  }
+  return out + "0\r\n\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("a hostile agent gets a clear error for each kind of bad answer") {
+  struct Case {
+    std::string reply;
+    absl::StatusCode code;
+    const char* says;
+  };
+  std::vector<Case> cases = {
+      {Http("200 OK", "{not json"), absl::StatusCode::kUnavailable, "malformed answer"},
+      {Http("200 OK", R"({"Service":1})"), absl::StatusCode::kUnavailable, "expected a JSON array"},
+      {Http("500 Internal Server Error", "boom"), absl::StatusCode::kUnavailable, "HTTP 500 boom"},
+      {Http("418 I'm a teapot", ""), absl::StatusCode::kUnavailable, "HTTP 418"},
+      {Http("200 OK", std::string(2 << 20, ' ')), absl::StatusCode::kResourceExhausted,
+       "larger than"},
+      {"SSH-2.0-OpenSSH\r\n\r\n", absl::StatusCode::kUnavailable, "consul: GET"},
+      {Chunked(40, 65536), absl::StatusCode::kResourceExhausted, "larger than"},
+      {Chunked(1, 10), absl::StatusCode::kUnavailable, "expected a JSON array"},
+  };
+  for (const Case& c : cases) {
+    FakeAgent agent(c.reply);
+    auto r = Against(agent);
+    auto got = r->GetService("go.micro.srv.geo");
+    INFO(c.says);
+    CHECK(got.status().code() == c.code);
+    CHECK_THAT(std::string(got.status().message()), Catch::Contains(c.says));
+  }
+  FakeAgent silent("", true);
+  auto r = Against(silent);
+  auto got = r->GetService("x");
+  CHECK(absl::IsDeadlineExceeded(got.status()));
+  CHECK_THAT(std::string(got.status().message()), Catch::Contains("no answer within 500 ms"));
+}
+
+TEST_CASE("a watch on a hostile agent keeps trying and stops promptly") {
+  FakeAgent agent(Http("200 OK", "[[[[garbage"));
+  auto r = Against(agent);
+  auto w = r->Watch(reg::WatchOptions{});
+  REQUIRE(w.ok());
+  std::this_thread::sleep_for(300ms);  // several failed rounds
+  std::thread stopper([&] { (*w)->Stop(); });
+  auto ev = (*w)->Next();
+  stopper.join();
+  CHECK(absl::IsCancelled(ev.status()));
 }

@@ -71,8 +71,8 @@ TEST_CASE("registry URIs carry query parameters, percent-decoded") {
   auto a = reg::ParseRegistryAddress("consul://a:8500,b:8500?token=x%2By&dc=eu+1&flag");
   REQUIRE(a.ok());
   CHECK(a->hosts == std::vector<std::string>{"a:8500", "b:8500"});
-  CHECK(a->params == std::map<std::string, std::string>{{"token", "x+y"}, {"dc", "eu 1"},
-                                                         {"flag", "true"}});
+  CHECK(a->params ==
+        std::map<std::string, std::string>{{"token", "x+y"}, {"dc", "eu 1"}, {"flag", "true"}});
   auto bare = reg::ParseRegistryAddress("consul?token=t");
   REQUIRE(bare.ok());
   CHECK(bare->scheme == "consul");

@@ -114,8 +114,9 @@ absl::Status ParseParams(absl::string_view uri, absl::string_view query,
     std::size_t eq = pair.find('=');
     absl::StatusOr<std::string> key = PercentDecode(uri, pair.substr(0, eq));
     if (!key.ok()) return key.status();
-    absl::StatusOr<std::string> value =
-        eq == absl::string_view::npos ? std::string("true") : PercentDecode(uri, pair.substr(eq + 1));
+    absl::StatusOr<std::string> value = eq == absl::string_view::npos
+                                            ? std::string("true")
+                                            : PercentDecode(uri, pair.substr(eq + 1));
     if (!value.ok()) return value.status();
     if (key->empty()) return BadAddress(uri, "empty parameter name after '?'");
     if (!out->emplace(*key, *value).second) {

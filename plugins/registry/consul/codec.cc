@@ -42,8 +42,8 @@ absl::StatusOr<std::string> TagPayload(const std::string& tag) {
 }
 
 absl::Status BadTag(const std::string& tag, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("tag \"", tag.substr(0, 24),
-                                                 tag.size() > 24 ? "..." : "", "\": ", why));
+  return absl::InvalidArgumentError(
+      absl::StrCat("tag \"", tag.substr(0, 24), tag.size() > 24 ? "..." : "", "\": ", why));
 }
 
 }  // namespace
@@ -150,8 +150,8 @@ std::string RegistrationJson(const registry::Service& service, const registry::N
   if (!meta.empty()) j["Meta"] = std::move(meta);
   if (ttl.count() > 0) {
     // Consul refuses a DeregisterCriticalServiceAfter under one minute.
-    std::chrono::milliseconds dereg = std::max<std::chrono::milliseconds>(
-        ttl, std::chrono::minutes(1)) + std::chrono::seconds(5);
+    std::chrono::milliseconds dereg =
+        std::max<std::chrono::milliseconds>(ttl, std::chrono::minutes(1)) + std::chrono::seconds(5);
     j["Check"] = {{"TTL", GoDuration(ttl)}, {"DeregisterCriticalServiceAfter", GoDuration(dereg)}};
   }
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -205,8 +205,10 @@ absl::StatusOr<HealthAnswer> ParseHealth(absl::string_view body, absl::string_vi
     bool bad_tags = false;
     if (tj != nullptr && tj->is_array()) {
       for (const nlohmann::json& t : *tj) {
-        if (!t.is_string()) bad_tags = true;
-        else tags.push_back(t.get<std::string>());
+        if (!t.is_string())
+          bad_tags = true;
+        else
+          tags.push_back(t.get<std::string>());
       }
     } else if (tj != nullptr && !tj->is_null()) {
       bad_tags = true;
@@ -224,8 +226,8 @@ absl::StatusOr<HealthAnswer> ParseHealth(absl::string_view body, absl::string_vi
     if (const std::string* a = StringMember(*svc, "Address"); a != nullptr) address = *a;
     if (address.empty()) {
       const nlohmann::json* node = Member(entry, "Node");
-      const std::string* a = node != nullptr && node->is_object() ? StringMember(*node, "Address")
-                                                                   : nullptr;
+      const std::string* a =
+          node != nullptr && node->is_object() ? StringMember(*node, "Address") : nullptr;
       if (a != nullptr) address = *a;
     }
     if (address.empty()) {

@@ -100,8 +100,9 @@ class ConsulRegistry : public registry::Registry {
     if (absl::Status s = Check(*res, "GET", target); !s.ok()) return s;
     absl::StatusOr<HealthAnswer> answer = ParseHealth(res->body, name);
     if (!answer.ok()) {
-      return absl::UnavailableError(absl::StrCat("consul: GET ", target, " at ", res->address,
-                                                 ": malformed answer: ", answer.status().message()));
+      return absl::UnavailableError(
+          absl::StrCat("consul: GET ", target, " at ", res->address,
+                       ": malformed answer: ", answer.status().message()));
     }
     for (const std::string& why : answer->skipped) {
       WarnOnce(absl::StrCat("consul: service \"", name, "\": skipped ", why));
@@ -112,8 +113,8 @@ class ConsulRegistry : public registry::Registry {
   }
 
   absl::StatusOr<std::vector<registry::Service>> ListServices() override {
-    std::string target = absl::StrCat("/v1/catalog/services?",
-                                      read_query_.empty() ? "" : read_query_.substr(1));
+    std::string target =
+        absl::StrCat("/v1/catalog/services?", read_query_.empty() ? "" : read_query_.substr(1));
     absl::StatusOr<HttpResponse> res = Call("GET", target, "", options_.request_timeout);
     if (!res.ok()) return res.status();
     if (absl::Status s = Check(*res, "GET", target); !s.ok()) return s;
@@ -201,12 +202,12 @@ class ConsulRegistry : public registry::Registry {
       case 401:
       case 403: {
         bool unknown = absl::AsciiStrToLower(res.body).find("acl not found") != std::string::npos;
-        return absl::PermissionDeniedError(absl::StrCat(
-            what, options_.token.empty()
-                      ? " (no ACL token given: set ?token= in the registry address or "
-                        "CONSUL_HTTP_TOKEN)"
-                      : unknown ? " (the ACL token is not known to this Consul)"
-                                : " (the ACL token lacks the rights for this)"));
+        return absl::PermissionDeniedError(
+            absl::StrCat(what, options_.token.empty()
+                                   ? " (no ACL token given: set ?token= in the registry address or "
+                                     "CONSUL_HTTP_TOKEN)"
+                               : unknown ? " (the ACL token is not known to this Consul)"
+                                         : " (the ACL token lacks the rights for this)"));
       }
       case 400:
         return absl::InvalidArgumentError(what);
@@ -250,8 +251,8 @@ absl::StatusOr<std::unique_ptr<registry::Registry>> NewConsulRegistry(ConsulOpti
   HttpOptions http;
   for (const std::string& a : options.addresses) {
     // A bare host gets Consul's port (and the https one with TLS).
-    bool has_port = a.front() == '[' ? a.find("]:") != std::string::npos
-                                     : a.find(':') != std::string::npos;
+    bool has_port =
+        a.front() == '[' ? a.find("]:") != std::string::npos : a.find(':') != std::string::npos;
     http.addresses.push_back(has_port ? a : absl::StrCat(a, options.tls ? ":8501" : ":8500"));
   }
   http.tls = options.tls;
@@ -296,8 +297,17 @@ absl::StatusOr<ConsulOptions> ConsulOptionsFrom(const registry::RegistryAddress&
     if (!b.ok()) return b.status();
     o.tls_skip_verify = !*b;
   }
-  static const char* const kKnown[] = {"token", "dc", "consistency", "tls", "ca", "cert", "key",
-                                       "tls_skip_verify", "connect_timeout", "timeout", "wait",
+  static const char* const kKnown[] = {"token",
+                                       "dc",
+                                       "consistency",
+                                       "tls",
+                                       "ca",
+                                       "cert",
+                                       "key",
+                                       "tls_skip_verify",
+                                       "connect_timeout",
+                                       "timeout",
+                                       "wait",
                                        "resync_grace"};
   for (const auto& [key, value] : address.params) {
     const std::string what = absl::StrCat("registry \"", address.uri, "\" parameter ", key);
@@ -327,10 +337,9 @@ absl::StatusOr<ConsulOptions> ConsulOptionsFrom(const registry::RegistryAddress&
        : key == "wait"          ? o.watch_wait
                                 : o.resync_grace) = *d;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("registry \"", address.uri,
-                                                     "\": unknown parameter \"", key,
-                                                     "\" (known: ", absl::StrJoin(kKnown, ", "),
-                                                     ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("registry \"", address.uri, "\": unknown parameter \"", key,
+                       "\" (known: ", absl::StrJoin(kKnown, ", "), ")"));
     }
   }
   if (o.consistency == "default") o.consistency.clear();

@@ -26,15 +26,15 @@ namespace micro::consul {
 
 struct ConsulOptions {
   std::vector<std::string> addresses{"127.0.0.1:8500"};  // agents, tried in order
-  std::string token;        // ACL token (X-Consul-Token); default CONSUL_HTTP_TOKEN
-  std::string datacenter;   // ?dc= on reads; empty = the agent's own
-  std::string consistency;  // "" (default), "stale" or "consistent", for reads
-  bool tls = false;         // https; default CONSUL_HTTP_SSL
-  std::string ca_file;      // default CONSUL_CACERT
-  std::string cert_file;    // client certificate; default CONSUL_CLIENT_CERT
-  std::string key_file;     // default CONSUL_CLIENT_KEY
-  bool tls_skip_verify = false;                     // CONSUL_HTTP_SSL_VERIFY=false
-  std::chrono::milliseconds connect_timeout{5000};  // per agent
+  std::string token;             // ACL token (X-Consul-Token); default CONSUL_HTTP_TOKEN
+  std::string datacenter;        // ?dc= on reads; empty = the agent's own
+  std::string consistency;       // "" (default), "stale" or "consistent", for reads
+  bool tls = false;              // https; default CONSUL_HTTP_SSL
+  std::string ca_file;           // default CONSUL_CACERT
+  std::string cert_file;         // client certificate; default CONSUL_CLIENT_CERT
+  std::string key_file;          // default CONSUL_CLIENT_KEY
+  bool tls_skip_verify = false;  // CONSUL_HTTP_SSL_VERIFY=false
+  std::chrono::milliseconds connect_timeout{5000};   // per agent
   std::chrono::milliseconds request_timeout{10000};  // non-blocking requests
   std::chrono::milliseconds watch_wait{25000};       // blocking query wait (<= 25 s advised)
   // After the agent lost its state (its index went backwards) or could not be

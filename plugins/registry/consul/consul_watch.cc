@@ -23,16 +23,19 @@ using std::chrono::milliseconds;
 
 constexpr std::size_t kMaxQueued = 10000;
 
-// Consul answers at once when the index moves, so a busy service could turn a
-// watch into a spin. A token bucket (bursts of 10, then 10 queries a second)
-// bounds the loop without delaying the first changes of a burst.
+// Consul answers at once when the index moves, and some agents move it with
+// nothing changed for us, so a loop could spin. Queries that follow an answer
+// with a change go at once (that is the watch's job); the others draw on a
+// token bucket (bursts of 20, then 20 a second).
 class RateLimit {
  public:
-  // When the next query may start; takes its token.
-  Clock::time_point Next() {
+  // When the next query may start, given whether the last answer changed anything.
+  Clock::time_point Next(bool changed) {
     Clock::time_point now = Clock::now();
-    tokens_ = std::min(kBurst, tokens_ + std::chrono::duration<double>(now - last_).count() * kRate);
+    tokens_ =
+        std::min(kBurst, tokens_ + std::chrono::duration<double>(now - last_).count() * kRate);
     last_ = now;
+    if (changed) return now;
     tokens_ -= 1;
     if (tokens_ >= 0) return now;
     return now + std::chrono::duration_cast<Clock::duration>(
@@ -40,7 +43,7 @@ class RateLimit {
   }
 
  private:
-  static constexpr double kBurst = 10, kRate = 10;
+  static constexpr double kBurst = 20, kRate = 20;
   double tokens_ = kBurst;
   Clock::time_point last_ = Clock::now();
 };
@@ -93,7 +96,9 @@ class ServiceLoop {
   ServiceLoop(std::shared_ptr<Shared> shared, std::string name)
       : shared_(std::move(shared)), name_(std::move(name)) {}
 
-  void Start() { thread_ = std::thread([this] { Run(); }); }
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
   void Cancel() { cancel_.Fire(); }
   void Join() {
     if (thread_.joinable()) thread_.join();
@@ -117,7 +122,9 @@ class ServiceLoop {
     bool first = true, resync = false;
     int failures = 0;
     RateLimit limit;
-    while (shared_->SleepUntil(limit.Next())) {
+    bool changed = true;
+    while (shared_->SleepUntil(limit.Next(changed))) {
+      changed = false;
       Clock::time_point last_start = Clock::now();
       const WatchContext& ctx = shared_->ctx;
       milliseconds wait = ctx.options.watch_wait;
@@ -134,8 +141,8 @@ class ServiceLoop {
       if (absl::IsCancelled(res.status())) break;
       absl::Status failure = res.status();
       if (failure.ok() && res->status != 200) {
-        failure = absl::UnavailableError(absl::StrCat("HTTP ", res->status, ": ",
-                                                      res->body.substr(0, 200)));
+        failure = absl::UnavailableError(
+            absl::StrCat("HTTP ", res->status, ": ", res->body.substr(0, 200)));
       }
       absl::StatusOr<HealthAnswer> answer = absl::UnknownError("");
       uint64_t new_index = 0;
@@ -164,6 +171,7 @@ class ServiceLoop {
       }
       if (failures > 0) log::Info(absl::StrCat("consul watch of \"", name_, "\" is back"));
       failures = 0;
+      changed = new_index != index;
       index = new_index;
       for (const std::string& why : answer->skipped) {
         once_.Warn(absl::StrCat("consul: service \"", name_, "\": skipped ", why));
@@ -221,8 +229,9 @@ class ServiceLoop {
         continue;
       }
       if (resync) {
-        pending_.emplace(it->first,
-                         std::make_pair(it->second, Clock::now() + shared_->ctx.options.resync_grace));
+        pending_.emplace(
+            it->first,
+            std::make_pair(it->second, Clock::now() + shared_->ctx.options.resync_grace));
       } else {
         Emit(registry::Action::kDelete, it->second);
       }
@@ -311,18 +320,20 @@ class ConsulWatcher : public registry::Watcher {
     uint64_t index = 0;
     int failures = 0;
     RateLimit limit;
-    while (shared_->SleepUntil(limit.Next())) {
+    bool changed = true;
+    while (shared_->SleepUntil(limit.Next(changed))) {
+      changed = false;
       milliseconds wait = ctx.options.watch_wait;
-      std::string target = absl::StrCat("/v1/catalog/services?index=", index, "&wait=",
-                                        wait.count(), "ms", ctx.read_query);
+      std::string target = absl::StrCat("/v1/catalog/services?index=", index,
+                                        "&wait=", wait.count(), "ms", ctx.read_query);
       absl::StatusOr<HttpResponse> res =
           ctx.http->Do("GET", target, "", ctx.headers,
                        wait + wait / 16 + ctx.options.request_timeout, &catalog_cancel_);
       if (absl::IsCancelled(res.status())) break;
       absl::Status failure = res.status();
       if (failure.ok() && res->status != 200) {
-        failure = absl::UnavailableError(absl::StrCat("HTTP ", res->status, ": ",
-                                                      res->body.substr(0, 200)));
+        failure = absl::UnavailableError(
+            absl::StrCat("HTTP ", res->status, ": ", res->body.substr(0, 200)));
       }
       absl::StatusOr<std::vector<std::string>> names = absl::UnknownError("");
       if (failure.ok()) {
@@ -331,8 +342,7 @@ class ConsulWatcher : public registry::Watcher {
       }
       if (!failure.ok()) {
         if (failures++ == 0) {
-          log::Warn(absl::StrCat("consul watch of the catalog: ", failure.message(),
-                                 "; retrying"));
+          log::Warn(absl::StrCat("consul watch of the catalog: ", failure.message(), "; retrying"));
         }
         if (!shared_->SleepUntil(Clock::now() + Backoff(failures))) break;
         continue;
@@ -341,6 +351,7 @@ class ConsulWatcher : public registry::Watcher {
       failures = 0;
       uint64_t new_index = 0;
       if (!absl::SimpleAtoi(res->consul_index, &new_index)) new_index = 0;
+      changed = new_index > index;
       index = new_index < index ? 0 : new_index;
       std::set<std::string> listed(names->begin(), names->end());
       for (const std::string& name : listed) AddLoop(name);

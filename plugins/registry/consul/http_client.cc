@@ -178,8 +178,8 @@ struct HttpClient::Impl {
     }
     if (w == Wait::kCancelled) return absl::CancelledError("request cancelled");
     if (w == Wait::kTimeout) {
-      return absl::UnavailableError(absl::StrCat("no connection within ",
-                                                 options.connect_timeout.count(), " ms"));
+      return absl::UnavailableError(
+          absl::StrCat("no connection within ", options.connect_timeout.count(), " ms"));
     }
     if (ec) return absl::UnavailableError(ec.message());
     return c;
@@ -202,7 +202,21 @@ struct HttpClient::Impl {
     http::response_parser<http::string_body> parser;
     parser.body_limit(options.max_body);
     parser.header_limit(64 * 1024);
+    // The header first: Beast 1.74 skips the body limit when an eager read
+    // finds header and whole body in one buffer.
     if (w == Wait::kDone && !ec) {
+      done = false;
+      http::async_read_header(stream, c.buffer, parser, [&](beast::error_code e, std::size_t) {
+        ec = e;
+        done = true;
+      });
+      w = Run(c, done, deadline, cancel);
+    }
+    if (w == Wait::kDone && !ec && parser.content_length() &&
+        *parser.content_length() > options.max_body) {
+      ec = http::error::body_limit;
+    }
+    if (w == Wait::kDone && !ec && !parser.is_done()) {
       done = false;
       http::async_read(stream, c.buffer, parser, [&](beast::error_code e, std::size_t) {
         ec = e;
@@ -212,8 +226,7 @@ struct HttpClient::Impl {
     }
     if (w == Wait::kCancelled) return absl::CancelledError("request cancelled");
     if (w == Wait::kTimeout) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("no answer within ", timeout.count(), " ms"));
+      return absl::DeadlineExceededError(absl::StrCat("no answer within ", timeout.count(), " ms"));
     }
     if (ec == http::error::body_limit) {
       return absl::ResourceExhaustedError(
@@ -250,11 +263,11 @@ absl::StatusOr<std::unique_ptr<HttpClient>> HttpClient::New(HttpOptions options)
       ctx.load_verify_file(o.ca_file, ec);
     }
     if (ec) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("TLS CA \"", o.ca_file, "\": ", ec.message()));
+      return absl::InvalidArgumentError(absl::StrCat("TLS CA \"", o.ca_file, "\": ", ec.message()));
     }
     if (o.cert_file.empty() != o.key_file.empty()) {
-      return absl::InvalidArgumentError("TLS: give both a client certificate and its key, or neither");
+      return absl::InvalidArgumentError(
+          "TLS: give both a client certificate and its key, or neither");
     }
     if (!o.cert_file.empty()) {
       ctx.use_certificate_chain_file(o.cert_file, ec);
@@ -307,7 +320,8 @@ absl::StatusOr<HttpResponse> HttpClient::Do(
         absl::StatusOr<std::unique_ptr<Conn>> fresh = impl.Connect(index, options_, cancel);
         if (!fresh.ok()) {
           if (absl::IsCancelled(fresh.status())) return fresh.status();
-          failures.push_back(absl::StrCat(options_.addresses[index], ": ", fresh.status().message()));
+          failures.push_back(
+              absl::StrCat(options_.addresses[index], ": ", fresh.status().message()));
           break;
         }
         conn = std::move(*fresh);

@@ -28,10 +28,10 @@ struct HttpOptions {
   std::string ca_file;                 // PEM bundle to verify the agent; empty = system store
   std::string cert_file;               // client certificate (PEM), with key_file
   std::string key_file;
-  bool tls_skip_verify = false;                         // accept any agent certificate
-  std::chrono::milliseconds connect_timeout{5000};      // resolve + connect + TLS handshake
-  std::size_t max_body = 16u << 20;                     // larger responses are refused
-  std::size_t max_idle = 16;                            // idle connections kept for reuse
+  bool tls_skip_verify = false;                     // accept any agent certificate
+  std::chrono::milliseconds connect_timeout{5000};  // resolve + connect + TLS handshake
+  std::size_t max_body = 16u << 20;                 // larger responses are refused
+  std::size_t max_idle = 16;                        // idle connections kept for reuse
 };
 
 struct HttpResponse {
