@@ -1,0 +1,376 @@
+#include "gateway.h"
+
+#include <algorithm>
+#include <atomic>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "metrics.h"
+#include "micro/errors.h"
+#include "micro/log.h"
+#include "request.h"
+
+namespace micro::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kCorsMethods[] = "POST, PATCH, GET, OPTIONS, PUT, DELETE";
+constexpr char kCorsHeaders[] =
+    "Accept, Content-Type, Content-Length, Accept-Encoding, X-CSRF-Token, Authorization";
+
+std::string ErrorJson(int code, absl::string_view detail) {
+  Error e;
+  e.id = kErrorId;
+  e.code = code;
+  e.detail = std::string(detail);
+  e.status = errors::HttpStatusText(code);
+  return e.ToJson();
+}
+
+}  // namespace
+
+struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
+  Impl(GatewayOptions o, std::shared_ptr<client::Client> c)
+      : options(std::move(o)), client(std::move(c)), io(std::max(1, options.threads)), acceptor(io) {}
+
+  void Accept();
+
+  GatewayOptions options;
+  std::shared_ptr<client::Client> client;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  std::vector<std::thread> threads;
+  Metrics metrics;
+  std::atomic<bool> draining{false};
+  int port = 0;
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Gateway::Impl* gw) : stream_(std::move(socket)), gw_(gw) {}
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+
+ private:
+  const GatewayOptions& options() const { return gw_->options; }
+
+  void Read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(options().max_header));
+    parser_->body_limit(options().max_body);
+    // A kept-alive connection may wait idle; a request that has begun must come in whole.
+    stream_.expires_after(served_ == 0 ? options().read_timeout : options().idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->OnHeader(ec);
+                            });
+  }
+
+  // A failed read: answer when the client deserves an answer, then close.
+  void ReadFailed(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+      return Close();
+    }
+    route_ = "invalid";
+    if (ec == beast::error::timeout) {
+      if (buffer_.size() == 0 && !parser_->got_some()) return Close();  // idle keep-alive
+      return Fail(408, "the request did not arrive in time");
+    }
+    if (ec == http::error::header_limit) {
+      return Fail(431, absl::StrCat("request headers are larger than ", options().max_header,
+                                    " bytes"));
+    }
+    if (ec == http::error::body_limit) {
+      return Fail(413, absl::StrCat("request body is larger than ", options().max_body, " bytes"));
+    }
+    Fail(400, absl::StrCat("malformed HTTP request: ", ec.message()));
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return ReadFailed(ec);
+    if (parser_->content_length() && *parser_->content_length() > options().max_body) {
+      return ReadFailed(http::error::body_limit);  // Beast 1.74 may not, see http_client.cc
+    }
+    stream_.expires_after(options().read_timeout);
+    auto& req = parser_->get();
+    if (!parser_->is_done() && beast::iequals(req[http::field::expect], "100-continue")) {
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      http::async_write(stream_, *cont,
+                        [self = shared_from_this(), cont](beast::error_code e, std::size_t) {
+                          if (e) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    if (parser_->is_done()) return Handle();
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return self->ReadFailed(ec);
+                       self->Handle();
+                     });
+  }
+
+  void Handle() {
+    http::request<http::string_body> req = parser_->release();
+    start_ = Clock::now();
+    gw_->metrics.Begin();
+    counted_ = true;
+    keep_alive_ = req.keep_alive();
+    origin_ = std::string(req[http::field::origin]);
+    stream_.expires_never();  // the call has its own deadline
+    std::string target(req.target());
+    std::string path = target.substr(0, target.find('?'));
+    const std::string method(req.method_string());
+    if (method == "OPTIONS" && options().cors) {
+      route_ = "preflight";
+      return Send(204, "", "");
+    }
+    if (path == "/health") {
+      route_ = "/health";
+      bool up = !gw_->draining.load();
+      return Send(up ? 200 : 503, up ? R"({"status":"ok"})" : R"({"status":"draining"})");
+    }
+    if (path == "/metrics") {
+      route_ = "/metrics";
+      return Send(200, gw_->metrics.Text(), "text/plain; version=0.0.4");
+    }
+    HttpRequest in;
+    in.method = method;
+    in.target = std::move(target);
+    for (const auto& field : req) {
+      in.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    in.body = std::move(req.body());
+    absl::StatusOr<Call> call = PlanCall(in, options().ns);
+    if (!call.ok()) {
+      route_ = "unmatched";
+      return SendError(call.status());
+    }
+    route_ = absl::StrCat(call->route.service, " ", call->route.endpoint);
+    service_ = call->route.service;
+    client::CallOptions co;
+    co.timeout = options().request_timeout;
+    co.metadata = std::move(call->metadata);
+    co.content_type = "application/grpc+json";
+    // The callback runs on a gRPC thread: it only posts the answer to this
+    // connection's strand. `keep` holds the gateway's io_context alive for it.
+    auto keep = gw_->shared_from_this();
+    gw_->client->CallRawAsync(
+        call->route.service, call->route.endpoint, std::move(call->body),
+        [self = shared_from_this(), keep](absl::StatusOr<std::string> r) {
+          asio::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable {
+            if (r.ok()) {
+              self->Send(200, std::move(*r));
+            } else {
+              self->SendError(r.status());
+            }
+          });
+        },
+        co);
+  }
+
+  void SendError(const absl::Status& status) {
+    Error e = errors::FromStatus(status, kErrorId);
+    const bool timed_out = status.code() == absl::StatusCode::kDeadlineExceeded ||
+                           (e.code == 408 && e.id == "go.micro.client");
+    if (timed_out && Clock::now() - start_ >= options().request_timeout) {
+      e = Error{kErrorId, 504,
+                absl::StrCat(service_, " did not answer within ", options().request_timeout.count(),
+                             " ms"),
+                errors::HttpStatusText(504)};
+    }
+    int code = e.code >= 400 && e.code <= 599 ? e.code : 500;
+    Send(code, e.ToJson());
+  }
+
+  void Fail(int code, absl::string_view detail) {
+    if (!counted_) {
+      start_ = Clock::now();
+      gw_->metrics.Begin();
+      counted_ = true;
+    }
+    keep_alive_ = false;
+    Send(code, ErrorJson(code, detail));
+  }
+
+  void Send(int status, std::string body, std::string type = "application/json") {
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(status), 11);
+    res->set(http::field::server, "micro-cpp-api");
+    if (!type.empty()) res->set(http::field::content_type, type);
+    if (options().cors) AddCors(*res);
+    res->keep_alive(keep_alive_ && !gw_->draining.load());
+    res->body() = std::move(body);
+    res->prepare_payload();
+    if (counted_) {
+      gw_->metrics.End(route_, status, Clock::now() - start_);
+      counted_ = false;
+    }
+    ++served_;
+    stream_.expires_after(options().read_timeout);  // a client too slow to read its answer
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                        if (ec) return self->Close();
+                        if (!res->keep_alive()) return self->Linger();
+                        self->Read();
+                      });
+  }
+
+  void AddCors(http::response<http::string_body>& res) const {
+    const auto& allowed = options().cors_origins;
+    bool any = std::find(allowed.begin(), allowed.end(), "*") != allowed.end();
+    bool listed = std::find(allowed.begin(), allowed.end(), origin_) != allowed.end();
+    if (!any && !listed) return;
+    res.set(http::field::access_control_allow_origin, origin_.empty() ? "*" : origin_);
+    res.set(http::field::access_control_allow_credentials, "true");
+    res.set(http::field::access_control_allow_methods, kCorsMethods);
+    res.set(http::field::access_control_allow_headers, kCorsHeaders);
+  }
+
+  // After a last answer: stop sending, read and drop what the client still
+  // sends for a moment (closing on unread data would reset the connection and
+  // could destroy the answer before the client reads it), then close.
+  void Linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    scratch_.resize(16384);
+    stream_.async_read_some(asio::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code e, std::size_t n) {
+                              self->drained_ += n;
+                              if (e || self->drained_ > (4u << 20)) return self->Close();
+                              self->Linger();
+                            });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  Gateway::Impl* gw_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::vector<char> scratch_;
+  std::size_t drained_ = 0;
+  Clock::time_point start_;
+  std::string route_, service_, origin_;
+  bool keep_alive_ = true;
+  bool counted_ = false;
+  std::uint64_t served_ = 0;
+};
+
+}  // namespace
+
+void Gateway::Impl::Accept() {
+  acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (!ec) {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<Session>(std::move(socket), this)->Start();
+    } else {
+      log::Warn(absl::StrCat("api gateway: accept: ", ec.message()));
+    }
+    Accept();
+  });
+}
+
+Gateway::Gateway(GatewayOptions options, std::shared_ptr<client::Client> client)
+    : impl_(std::make_shared<Impl>(std::move(options), std::move(client))) {}
+
+Gateway::~Gateway() { Stop(); }
+
+absl::Status Gateway::Start() {
+  const std::string& a = impl_->options.address;
+  std::string host = "0.0.0.0", port_text;
+  if (!a.empty() && a.front() == '[') {
+    std::size_t close = a.find("]:");
+    if (close == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("address \"", a, "\": expected [v6]:port"));
+    }
+    host = a.substr(1, close - 1);
+    port_text = a.substr(close + 2);
+  } else {
+    std::size_t colon = a.rfind(':');
+    if (colon == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("address \"", a, "\": expected host:port or :port"));
+    }
+    if (colon > 0) host = a.substr(0, colon);
+    port_text = a.substr(colon + 1);
+  }
+  int port = 0;
+  if (!absl::SimpleAtoi(port_text, &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("address \"", a, "\": bad port"));
+  }
+  beast::error_code ec;
+  auto ip = asio::ip::make_address(host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("address \"", a, "\": \"", host, "\" is not an IP address"));
+  }
+  tcp::endpoint endpoint(ip, static_cast<unsigned short>(port));
+  auto& acc = impl_->acceptor;
+  acc.open(endpoint.protocol(), ec);
+  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(endpoint, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot listen on ", a, ": ", ec.message()));
+  impl_->port = acc.local_endpoint().port();
+  impl_->Accept();
+  for (int i = 0; i < std::max(1, impl_->options.threads); ++i) {
+    impl_->threads.emplace_back([impl = impl_.get()] { impl->io.run(); });
+  }
+  return absl::OkStatus();
+}
+
+int Gateway::port() const { return impl_->port; }
+
+void Gateway::Stop() {
+  if (impl_->threads.empty()) return;
+  impl_->draining = true;
+  asio::post(impl_->io, [impl = impl_.get()] {
+    beast::error_code ec;
+    impl->acceptor.close(ec);
+  });
+  Clock::time_point deadline = Clock::now() + impl_->options.drain_timeout;
+  while (impl_->metrics.in_flight() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  impl_->io.stop();
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+}  // namespace micro::api

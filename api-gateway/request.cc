@@ -1,0 +1,240 @@
+#include "request.h"
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "micro/errors.h"
+#include "registry/json_internal.h"
+
+namespace micro::api {
+namespace {
+
+bool NameChars(absl::string_view s) {
+  for (char c : s) {
+    if (!absl::ascii_isalnum(c) && c != '-' && c != '_') return false;
+  }
+  return !s.empty();
+}
+
+bool IsVersion(absl::string_view s) {
+  return s.size() >= 2 && s[0] == 'v' &&
+         std::all_of(s.begin() + 1, s.end(), [](char c) { return absl::ascii_isdigit(c); });
+}
+
+int Hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = absl::ascii_tolower(c);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+absl::StatusOr<std::string> Unescape(absl::string_view in) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out.push_back(' ');
+    } else if (in[i] == '%') {
+      int hi = i + 2 < in.size() ? Hex(in[i + 1]) : -1;
+      int lo = hi >= 0 ? Hex(in[i + 2]) : -1;
+      if (lo < 0) return errors::BadRequest(kErrorId, "malformed percent escape in the query");
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+// nlohmann's message without our prefix and without the input it echoes.
+std::string JsonProblem(absl::string_view message) {
+  std::string m(message);
+  if (absl::StartsWith(m, "registry json: ")) m = m.substr(15);
+  if (std::size_t p = m.find("; last read"); p != std::string::npos) m = m.substr(0, p);
+  if (std::size_t p = m.find("] "); p != std::string::npos && m[0] == '[') m = m.substr(p + 2);
+  return m;
+}
+
+absl::StatusOr<nlohmann::json> ParseBody(absl::string_view body, absl::string_view what) {
+  absl::StatusOr<nlohmann::json> j = registry::internal::ParseJson(body);
+  if (!j.ok()) {
+    return errors::BadRequest(kErrorId,
+                              absl::StrCat("malformed JSON ", what, ": ", JsonProblem(j.status().message())));
+  }
+  return j;
+}
+
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+bool LooksLikeJson(absl::string_view body) {
+  body = absl::StripLeadingAsciiWhitespace(body);
+  return !body.empty() && (body[0] == '{' || body[0] == '[');
+}
+
+const std::string* Header(const HttpRequest& r, absl::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (absl::EqualsIgnoreCase(k, name)) return &v;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<Route> RpcRoute(const nlohmann::json& j, std::string* body) {
+  if (!j.is_object()) return errors::BadRequest(kErrorId, "the /rpc body must be a JSON object");
+  auto text = [&](const char* key) -> const std::string* {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() && !it->get_ref<const std::string&>().empty()
+               ? &it->get_ref<const std::string&>()
+               : nullptr;
+  };
+  const std::string* service = text("service");
+  const std::string* endpoint = text("endpoint");
+  if (endpoint == nullptr) endpoint = text("method");
+  if (service == nullptr) return errors::BadRequest(kErrorId, "/rpc: \"service\" is required");
+  if (endpoint == nullptr) {
+    return errors::BadRequest(kErrorId, "/rpc: \"endpoint\" (or \"method\") is required");
+  }
+  auto req = j.find("request");
+  if (req == j.end() || req->is_null()) {
+    *body = "{}";
+  } else if (req->is_string()) {
+    absl::StatusOr<nlohmann::json> inner = ParseBody(req->get<std::string>(), "in \"request\"");
+    if (!inner.ok()) return inner.status();
+    *body = Dump(*inner);
+  } else {
+    *body = Dump(*req);
+  }
+  return Route{*service, *endpoint};
+}
+
+}  // namespace
+
+std::string Camel(absl::string_view segment) {
+  std::string out;
+  for (absl::string_view word : absl::StrSplit(segment, '-', absl::SkipEmpty())) {
+    out.push_back(absl::ascii_toupper(word[0]));
+    out.append(word.data() + 1, word.size() - 1);
+  }
+  return out;
+}
+
+absl::StatusOr<Route> Resolve(absl::string_view path, absl::string_view ns) {
+  std::vector<absl::string_view> parts;
+  for (absl::string_view p : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    if (p == ".") continue;
+    if (!NameChars(p) || Camel(p).empty()) {
+      return errors::NotFound(kErrorId, absl::StrCat("no service at ", path.substr(0, 200)));
+    }
+    parts.push_back(p);
+  }
+  if (parts.empty()) return errors::NotFound(kErrorId, "no service named in the path \"/\"");
+  std::string name;
+  std::string endpoint;
+  const std::size_t n = parts.size();
+  if (n == 1) {
+    name = std::string(parts[0]);
+    endpoint = Camel(parts[0]) + ".Call";
+  } else if (n == 2 || (n == 3 && IsVersion(parts[0]))) {
+    name = absl::StrJoin(parts.begin(), parts.end() - 1, ".");
+    endpoint = Camel(parts[n - 2]) + "." + Camel(parts[n - 1]);
+  } else {
+    name = absl::StrJoin(parts.begin(), parts.end() - 2, ".");
+    endpoint = Camel(parts[n - 2]) + "." + Camel(parts[n - 1]);
+  }
+  return Route{ns.empty() ? name : absl::StrCat(ns, ".", name), endpoint};
+}
+
+absl::StatusOr<std::string> QueryToJson(absl::string_view query) {
+  nlohmann::json out = nlohmann::json::object();
+  for (absl::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+    std::size_t eq = pair.find('=');
+    absl::StatusOr<std::string> key = Unescape(pair.substr(0, eq));
+    if (!key.ok()) return key.status();
+    absl::StatusOr<std::string> value =
+        eq == absl::string_view::npos ? std::string() : Unescape(pair.substr(eq + 1));
+    if (!value.ok()) return value.status();
+    if (key->empty()) continue;
+    auto it = out.find(*key);
+    if (it == out.end()) {
+      out[*key] = *value;
+    } else if (it->is_array()) {
+      it->push_back(*value);
+    } else {
+      *it = nlohmann::json::array({*it, *value});
+    }
+  }
+  return Dump(out);
+}
+
+bool IsMetadataHeader(absl::string_view n) {
+  static const char* const kSkip[] = {
+      "host",    "connection", "keep-alive", "proxy-connection", "transfer-encoding",
+      "upgrade", "te",         "trailer",    "content-length",   "expect",
+      "content-type", "user-agent", "accept-encoding"};
+  if (n.empty() || n[0] == ':' || absl::StartsWith(n, "grpc-")) return false;
+  for (const char* s : kSkip) {
+    if (n == s) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<Call> PlanCall(const HttpRequest& request, absl::string_view ns) {
+  absl::string_view target = request.target;
+  absl::string_view path = target, query;
+  if (std::size_t q = target.find('?'); q != absl::string_view::npos) {
+    path = target.substr(0, q);
+    query = target.substr(q + 1);
+  }
+  const std::string& m = request.method;
+  Call call;
+  if (path == "/rpc" || path == "/rpc/") {
+    if (m != "POST") return errors::MethodNotAllowed(kErrorId, "use POST for /rpc");
+    absl::StatusOr<nlohmann::json> j = ParseBody(request.body, "body");
+    if (!j.ok()) return j.status();
+    absl::StatusOr<Route> route = RpcRoute(*j, &call.body);
+    if (!route.ok()) return route.status();
+    call.route = std::move(*route);
+  } else {
+    absl::StatusOr<Route> route = Resolve(path, ns);
+    if (!route.ok()) return route.status();
+    call.route = std::move(*route);
+    const bool with_body = m == "POST" || m == "PUT" || m == "PATCH" ||
+                           (m == "DELETE" && !request.body.empty());
+    if (!with_body && m != "GET" && m != "DELETE") {
+      return errors::MethodNotAllowed(kErrorId, absl::StrCat("method ", m.substr(0, 16),
+                                                             " is not served; use GET or POST"));
+    }
+    const std::string* type = Header(request, "content-type");
+    if (!with_body) {
+      absl::StatusOr<std::string> body = QueryToJson(query);
+      if (!body.ok()) return body.status();
+      call.body = std::move(*body);
+    } else if (type != nullptr &&
+               absl::StartsWithIgnoreCase(*type, "application/x-www-form-urlencoded") &&
+               !LooksLikeJson(request.body)) {
+      // curl -d sends JSON with this type too; only a body that is not JSON is a form.
+      absl::StatusOr<std::string> body = QueryToJson(request.body);
+      if (!body.ok()) return body.status();
+      call.body = std::move(*body);
+    } else if (absl::StripAsciiWhitespace(request.body).empty()) {
+      absl::StatusOr<std::string> body = QueryToJson(query);
+      if (!body.ok()) return body.status();
+      call.body = std::move(*body);
+    } else {
+      absl::StatusOr<nlohmann::json> j = ParseBody(request.body, "body");
+      if (!j.ok()) return j.status();
+      call.body = request.body;  // as sent: the service reads it
+    }
+  }
+  for (const auto& [k, v] : request.headers) {
+    std::string key = absl::AsciiStrToLower(k);
+    if (IsMetadataHeader(key)) call.metadata[key] = v;
+  }
+  return call;
+}
+
+}  // namespace micro::api

@@ -1,0 +1,65 @@
+// From an HTTP request to a service call, as go-micro's `micro api` with the
+// rpc handler does it (shared/reference/wire.md), with no I/O: the gateway's
+// network side and its fuzz target share these functions.
+//
+//   /hotel/rates      -> go.micro.api.hotel  Hotel.Rates
+//   /hotel            -> go.micro.api.hotel  Hotel.Call
+//   /v1/foo/bar       -> go.micro.api.v1.foo Foo.Bar
+//   /a/b/c/d          -> go.micro.api.a.b    C.D
+//   /rpc              -> {"service", "endpoint" (or "method"), "request"} from the body
+//
+// Errors are go-micro errors (micro::errors) with id "go.micro.api" and the
+// HTTP code the client gets. Pure functions, thread-safe.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace micro::api {
+
+inline constexpr char kErrorId[] = "go.micro.api";
+
+struct Route {
+  std::string service;   // with the namespace
+  std::string endpoint;  // "Hotel.Rates"
+};
+
+// Resolves a path (no query) under `ns` ("go.micro.api"; empty = none).
+// NotFound (404) for "/" and paths with empty or unusable segments.
+absl::StatusOr<Route> Resolve(absl::string_view path, absl::string_view ns);
+
+// "a-b_c" -> "AB_c": each '-'-separated word with its first letter upper-cased.
+std::string Camel(absl::string_view segment);
+
+struct HttpRequest {
+  std::string method;  // "POST"
+  std::string target;  // "/hotel/rates?x=1"
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+struct Call {
+  Route route;
+  std::string body;                             // JSON for the service
+  std::map<std::string, std::string> metadata;  // from the headers, lower-case keys
+};
+
+// Builds the call for an API request ("/rpc" included). Errors: 400 for a
+// body that is not JSON (naming where it breaks) or a /rpc body without
+// service/endpoint, 404 for a path that resolves to nothing, 405 for a method
+// the handler does not take.
+absl::StatusOr<Call> PlanCall(const HttpRequest& request, absl::string_view ns);
+
+// Query string ("a=1&b=2&b=3") -> JSON object ({"a":"1","b":["2","3"]}).
+absl::StatusOr<std::string> QueryToJson(absl::string_view query);
+
+// Headers that do not become call metadata: hop-by-hop and HTTP framing
+// headers, and names gRPC reserves (":..." and "grpc-...").
+bool IsMetadataHeader(absl::string_view lower_name);
+
+}  // namespace micro::api
