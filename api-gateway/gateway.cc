@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -69,7 +70,8 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Gateway::Impl* gw) : stream_(std::move(socket)), gw_(gw) {}
+  Session(tcp::socket socket, Gateway::Impl* gw)
+      : stream_(std::move(socket)), timer_(stream_.get_executor()), gw_(gw) {}
 
   void Start() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
@@ -83,7 +85,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<std::uint32_t>(options().max_header));
     parser_->body_limit(options().max_body);
     // A kept-alive connection may wait idle; a request that has begun must come in whole.
-    stream_.expires_after(served_ == 0 ? options().read_timeout : options().idle_timeout);
+    Deadline(served_ == 0 ? options().read_timeout : options().idle_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
                               self->OnHeader(ec);
@@ -93,11 +95,12 @@ class Session : public std::enable_shared_from_this<Session> {
   // A failed read: answer when the client deserves an answer, then close.
   void ReadFailed(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+        ec == asio::error::connection_reset ||
+        (ec == asio::error::operation_aborted && !timed_out_)) {
       return Close();
     }
     route_ = "invalid";
-    if (ec == beast::error::timeout) {
+    if (ec == asio::error::operation_aborted && timed_out_) {
       if (buffer_.size() == 0 && !parser_->got_some()) return Close();  // idle keep-alive
       return Fail(408, "the request did not arrive in time");
     }
@@ -116,7 +119,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (parser_->content_length() && *parser_->content_length() > options().max_body) {
       return ReadFailed(http::error::body_limit);  // Beast 1.74 may not, see http_client.cc
     }
-    stream_.expires_after(options().read_timeout);
+    Deadline(options().read_timeout);
     auto& req = parser_->get();
     if (!parser_->is_done() && beast::iequals(req[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
@@ -146,7 +149,7 @@ class Session : public std::enable_shared_from_this<Session> {
     counted_ = true;
     keep_alive_ = req.keep_alive();
     origin_ = std::string(req[http::field::origin]);
-    stream_.expires_never();  // the call has its own deadline
+    timer_.cancel();  // the call has its own deadline
     std::string target(req.target());
     std::string path = target.substr(0, target.find('?'));
     const std::string method(req.method_string());
@@ -236,7 +239,7 @@ class Session : public std::enable_shared_from_this<Session> {
       counted_ = false;
     }
     ++served_;
-    stream_.expires_after(options().read_timeout);  // a client too slow to read its answer
+    Deadline(options().read_timeout);  // a client too slow to read its answer
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
                         if (ec) return self->Close();
@@ -262,7 +265,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Linger() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::seconds(2));
+    Deadline(std::chrono::seconds(2));
     scratch_.resize(16384);
     stream_.async_read_some(asio::buffer(scratch_),
                             [self = shared_from_this()](beast::error_code e, std::size_t n) {
@@ -272,14 +275,31 @@ class Session : public std::enable_shared_from_this<Session> {
                             });
   }
 
+  // Our own timer rather than tcp_stream's expiry: that one closes the socket,
+  // and a request that timed out still deserves its 408. On expiry the
+  // pending operation is cancelled and fails with operation_aborted.
+  void Deadline(std::chrono::steady_clock::duration d) {
+    timed_out_ = false;
+    timer_.expires_after(d);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;  // re-armed or cancelled
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
+  }
+
   void Close() {
+    timer_.cancel();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
   }
 
   beast::tcp_stream stream_;
+  asio::steady_timer timer_;
   Gateway::Impl* gw_;
+  bool timed_out_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::vector<char> scratch_;
