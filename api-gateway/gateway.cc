@@ -52,7 +52,10 @@ std::string ErrorJson(int code, absl::string_view detail) {
 
 struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   Impl(GatewayOptions o, std::shared_ptr<client::Client> c)
-      : options(std::move(o)), client(std::move(c)), io(std::max(1, options.threads)), acceptor(io) {}
+      : options(std::move(o)),
+        client(std::move(c)),
+        io(std::max(1, options.threads)),
+        acceptor(io) {}
 
   void Accept();
 
@@ -86,10 +89,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(options().max_body);
     // A kept-alive connection may wait idle; a request that has begun must come in whole.
     Deadline(served_ == 0 ? options().read_timeout : options().idle_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              self->OnHeader(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
   }
 
   // A failed read: answer when the client deserves an answer, then close.
@@ -105,8 +107,8 @@ class Session : public std::enable_shared_from_this<Session> {
       return Fail(408, "the request did not arrive in time");
     }
     if (ec == http::error::header_limit) {
-      return Fail(431, absl::StrCat("request headers are larger than ", options().max_header,
-                                    " bytes"));
+      return Fail(431,
+                  absl::StrCat("request headers are larger than ", options().max_header, " bytes"));
     }
     if (ec == http::error::body_limit) {
       return Fail(413, absl::StrCat("request body is larger than ", options().max_body, " bytes"));
@@ -226,8 +228,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Send(int status, std::string body, std::string type = "application/json") {
-    auto res = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(status), 11);
+    auto res =
+        std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
     res->set(http::field::server, "micro-cpp-api");
     if (!type.empty()) res->set(http::field::content_type, type);
     if (options().cors) AddCors(*res);
@@ -345,7 +347,8 @@ absl::Status Gateway::Start() {
   } else {
     std::size_t colon = a.rfind(':');
     if (colon == std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("address \"", a, "\": expected host:port or :port"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("address \"", a, "\": expected host:port or :port"));
     }
     if (colon > 0) host = a.substr(0, colon);
     port_text = a.substr(colon + 1);

@@ -19,17 +19,17 @@
 namespace micro::api {
 
 struct GatewayOptions {
-  std::string address = ":8080";                         // host:port; ":8080" = every interface
-  std::string ns = "go.micro.api";                       // namespace of resolved services
-  int threads = 2;                                       // io_context threads
-  bool cors = false;                                     // answer CORS preflights, add headers
-  std::vector<std::string> cors_origins{"*"};            // allowed origins ("*" = any)
-  std::size_t max_body = 1 << 20;                        // larger bodies: 413
-  std::size_t max_header = 16 << 10;                     // larger headers: 431
-  std::chrono::milliseconds request_timeout{10000};      // the call, retries included: 504
-  std::chrono::milliseconds read_timeout{15000};         // to read one request: 408
-  std::chrono::milliseconds idle_timeout{60000};         // keep-alive connection without a request
-  std::chrono::milliseconds drain_timeout{10000};        // Stop() waits this long for calls
+  std::string address = ":8080";                     // host:port; ":8080" = every interface
+  std::string ns = "go.micro.api";                   // namespace of resolved services
+  int threads = 2;                                   // io_context threads
+  bool cors = false;                                 // answer CORS preflights, add headers
+  std::vector<std::string> cors_origins{"*"};        // allowed origins ("*" = any)
+  std::size_t max_body = 1 << 20;                    // larger bodies: 413
+  std::size_t max_header = 16 << 10;                 // larger headers: 431
+  std::chrono::milliseconds request_timeout{10000};  // the call, retries included: 504
+  std::chrono::milliseconds read_timeout{15000};     // to read one request: 408
+  std::chrono::milliseconds idle_timeout{60000};     // keep-alive connection without a request
+  std::chrono::milliseconds drain_timeout{10000};    // Stop() waits this long for calls
 };
 
 class Gateway {

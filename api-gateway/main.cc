@@ -28,11 +28,12 @@ int main(int argc, char** argv) {
   flags.String("namespace", "MICRO_API_NAMESPACE", "go.micro.api",
                "namespace prefixed to services resolved from paths", &o.ns);
   flags.String("registry", "MICRO_REGISTRY", "mdns",
-               "registry: mdns, consul, memory, or a full URI such as consul://host:8500", &registry);
+               "registry: mdns, consul, memory, or a full URI such as consul://host:8500",
+               &registry);
   flags.String("registry_address", "MICRO_REGISTRY_ADDRESS", "",
                "registry addresses, comma-separated", &registry_address);
-  flags.Bool("enable_cors", "MICRO_API_ENABLE_CORS", false, "answer CORS preflights and add CORS headers",
-             &o.cors);
+  flags.Bool("enable_cors", "MICRO_API_ENABLE_CORS", false,
+             "answer CORS preflights and add CORS headers", &o.cors);
   flags.String("cors_origins", "MICRO_API_CORS_ORIGINS", "*",
                "comma-separated allowed origins (* = any)", &origins);
   flags.Bytes("max_body_bytes", "MICRO_API_MAX_BODY_BYTES", o.max_body,

@@ -61,8 +61,8 @@ std::string JsonProblem(absl::string_view message) {
 absl::StatusOr<nlohmann::json> ParseBody(absl::string_view body, absl::string_view what) {
   absl::StatusOr<nlohmann::json> j = registry::internal::ParseJson(body);
   if (!j.ok()) {
-    return errors::BadRequest(kErrorId,
-                              absl::StrCat("malformed JSON ", what, ": ", JsonProblem(j.status().message())));
+    return errors::BadRequest(
+        kErrorId, absl::StrCat("malformed JSON ", what, ": ", JsonProblem(j.status().message())));
   }
   return j;
 }
@@ -172,8 +172,8 @@ absl::StatusOr<std::string> QueryToJson(absl::string_view query) {
 
 bool IsMetadataHeader(absl::string_view n) {
   static const char* const kSkip[] = {
-      "host",    "connection", "keep-alive", "proxy-connection", "transfer-encoding",
-      "upgrade", "te",         "trailer",    "content-length",   "expect",
+      "host",         "connection", "keep-alive",     "proxy-connection", "transfer-encoding",
+      "upgrade",      "te",         "trailer",        "content-length",   "expect",
       "content-type", "user-agent", "accept-encoding"};
   if (n.empty() || n[0] == ':' || absl::StartsWith(n, "grpc-")) return false;
   for (const char* s : kSkip) {
@@ -202,11 +202,11 @@ absl::StatusOr<Call> PlanCall(const HttpRequest& request, absl::string_view ns) 
     absl::StatusOr<Route> route = Resolve(path, ns);
     if (!route.ok()) return route.status();
     call.route = std::move(*route);
-    const bool with_body = m == "POST" || m == "PUT" || m == "PATCH" ||
-                           (m == "DELETE" && !request.body.empty());
+    const bool with_body =
+        m == "POST" || m == "PUT" || m == "PATCH" || (m == "DELETE" && !request.body.empty());
     if (!with_body && m != "GET" && m != "DELETE") {
-      return errors::MethodNotAllowed(kErrorId, absl::StrCat("method ", m.substr(0, 16),
-                                                             " is not served; use GET or POST"));
+      return errors::MethodNotAllowed(
+          kErrorId, absl::StrCat("method ", m.substr(0, 16), " is not served; use GET or POST"));
     }
     const std::string* type = Header(request, "content-type");
     if (!with_body) {

@@ -18,7 +18,7 @@
 namespace micro::testing {
 
 struct HttpAnswer {
-  int status = 0;  // 0: no answer (connection closed or timed out)
+  int status = 0;                              // 0: no answer (connection closed or timed out)
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
 };
@@ -113,11 +113,11 @@ class HttpConnection {
 inline HttpAnswer HttpDo(int port, const std::string& method, const std::string& target,
                          const std::string& body = "", const std::string& extra_headers = "") {
   HttpConnection c(port);
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
-                    extra_headers;
+  std::string req = method + " " + target +
+                    " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + extra_headers;
   if (!body.empty() || method == "POST") {
-    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-           "\r\n";
+    req +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
   return c.Exchange(req + "\r\n" + body);
 }

@@ -20,32 +20,6 @@
 
 using namespace std::chrono_literals;
 
-namespace {
-
-// RSS, PSS (shared pages split among the processes mapping them) and private
-// dirty memory (what the process itself wrote: heap, stacks, data), in MB.
-struct Memory {
-  double rss = -1, pss = -1, own = -1;
-};
-
-Memory MemoryOf(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
-  Memory m;
-  std::string line;
-  while (std::getline(in, line)) {
-    char key[64];
-    double kb = 0;
-    if (std::sscanf(line.c_str(), "%63s %lf", key, &kb) != 2) continue;  // the header line
-    std::string k = key;
-    if (k == "Rss:") m.rss = kb / 1024;
-    if (k == "Pss:") m.pss = kb / 1024;
-    if (k == "Private_Dirty:") m.own = kb / 1024;
-  }
-  return m;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   if (std::getenv("MICRO_TEST_NETNS") == nullptr) {
     std::fprintf(stderr, "run me through tests/integration/netns-run.sh: the services use mDNS\n");
@@ -78,13 +52,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::this_thread::sleep_for(2s);  // settle
-  std::map<std::string, Memory> idle, loaded;
-  for (const char* n : names) idle[n] = MemoryOf(procs[n]->pid());
+  std::map<std::string, micro::bench::Memory> idle, loaded;
+  for (const char* n : names) idle[n] = micro::bench::MemoryOf(procs[n]->pid());
 
   micro::bench::Result load = micro::bench::Measure(
       threads, seconds, [&] { return api.Rates(req, opts).ok(); },
       [&] {
-        for (const char* n : names) loaded[n] = MemoryOf(procs[n]->pid());
+        for (const char* n : names) loaded[n] = micro::bench::MemoryOf(procs[n]->pid());
       });
   std::printf(
       "Hotel.Rates (auth + geo + profile + rate behind it), %d client threads, %.0f s, all on 2 "

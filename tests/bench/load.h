@@ -2,10 +2,15 @@
 // while; the result is throughput and latency percentiles.
 #pragma once
 
+#include <sys/types.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <functional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -49,6 +54,28 @@ Result Measure(int threads, double seconds, Call call, const std::function<void(
     return all.empty() ? 0 : all[static_cast<std::size_t>(p * (all.size() - 1))];
   };
   return Result{all.size() / elapsed, pct(0.50), pct(0.99), errors.load()};
+}
+
+// RSS, PSS (shared pages split among the processes mapping them) and private
+// dirty memory (what the process itself wrote: heap, stacks, data), in MB.
+struct Memory {
+  double rss = -1, pss = -1, own = -1;
+};
+
+inline Memory MemoryOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  Memory m;
+  std::string line;
+  while (std::getline(in, line)) {
+    char key[64];
+    double kb = 0;
+    if (std::sscanf(line.c_str(), "%63s %lf", key, &kb) != 2) continue;  // the header line
+    std::string k = key;
+    if (k == "Rss:") m.rss = kb / 1024;
+    if (k == "Pss:") m.pss = kb / 1024;
+    if (k == "Private_Dirty:") m.own = kb / 1024;
+  }
+  return m;
 }
 
 }  // namespace micro::bench

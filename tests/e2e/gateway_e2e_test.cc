@@ -29,8 +29,14 @@ constexpr char kBody[] = R"({"inDate":"2015-04-09","outDate":"2015-04-10"})";
 std::unique_ptr<Process> Hotel(const std::string& service, const std::string& id = "") {
   REQUIRE(micro::testing::InPrivateNetwork());
   std::vector<std::string> args{std::string(HOTEL_BIN_DIR) + "/hotel-" + service,
-                                "--registry", "mdns", "--server_address", "127.0.0.1:0",
-                                "--register_ttl", "30s", "--register_interval", "5s"};
+                                "--registry",
+                                "mdns",
+                                "--server_address",
+                                "127.0.0.1:0",
+                                "--register_ttl",
+                                "30s",
+                                "--register_interval",
+                                "5s"};
   if (!id.empty()) args.insert(args.end(), {"--server_id", id});
   return std::make_unique<Process>(args);
 }
@@ -88,8 +94,8 @@ TEST_CASE("the hotel curl through the gateway, and each error case") {
            {"-H 'Authorization: Bearer WRONG'", kBody, 401, ""},
            {"-H 'Authorization: Bearer VALID_TOKEN'", R"({"inDate":"2015-04-09"})", 400,
             "Please specify inDate/outDate params"},
-           {"-H 'Authorization: Bearer VALID_TOKEN'", R"({"inDate":"2015-04-10","outDate":"2015-04-09"})",
-            400, ""},
+           {"-H 'Authorization: Bearer VALID_TOKEN'",
+            R"({"inDate":"2015-04-10","outDate":"2015-04-09"})", 400, ""},
            {"-H 'Authorization: Bearer VALID_TOKEN'", R"({"inDate":)", 400, "malformed JSON"},
        }) {
     auto [s, b] = d.Curl(c.args, c.body);
@@ -106,11 +112,12 @@ TEST_CASE("the hotel curl through the gateway, and each error case") {
   HttpConnection garbage(d.port);
   garbage.Send(std::string(5000, '\x01') + "\r\n\r\n");
   CHECK(HttpDo(d.port, "POST", "/hotel/rates", std::string(2 << 20, '{')).status == 413);
-  CHECK(HttpDo(d.port, "GET", "/health", "", "X-Huge: " + std::string(64 << 10, 'h') + "\r\n").status ==
-        431);
+  CHECK(HttpDo(d.port, "GET", "/health", "", "X-Huge: " + std::string(64 << 10, 'h') + "\r\n")
+            .status == 431);
   CHECK(d.Curl("-H 'Authorization: Bearer VALID_TOKEN'").first == 200);
   auto metrics = HttpDo(d.port, "GET", "/metrics");
-  CHECK_THAT(metrics.body, Catch::Contains("route=\"go.micro.api.hotel Hotel.Rates\",code=\"200\""));
+  CHECK_THAT(metrics.body,
+             Catch::Contains("route=\"go.micro.api.hotel Hotel.Rates\",code=\"200\""));
 }
 
 TEST_CASE("wrk load through the gateway: SIGKILL one of two geo nodes, no request fails") {
@@ -123,8 +130,9 @@ TEST_CASE("wrk load through the gateway: SIGKILL one of two geo nodes, no reques
            "wrk.headers[\"Authorization\"] = \"Bearer VALID_TOKEN\"\n";
   }
   std::string out_path = script + ".out";
-  std::string cmd = "wrk -t2 -c8 -d8s --timeout 10s -s " + script + " http://127.0.0.1:" +
-                    std::to_string(d.port) + "/hotel/rates > " + out_path + " 2>&1";
+  std::string cmd = "wrk -t2 -c8 -d8s --timeout 10s -s " + script +
+                    " http://127.0.0.1:" + std::to_string(d.port) + "/hotel/rates > " + out_path +
+                    " 2>&1";
   std::thread killer([&] {
     std::this_thread::sleep_for(3s);
     d.procs["geo-2"]->Signal(SIGKILL);

@@ -55,29 +55,35 @@ TEST_CASE("paths resolve as go-micro's micro api does") {
 }
 
 TEST_CASE("requests become calls: bodies, queries, /rpc and headers") {
-  HttpRequest post{"POST", "/hotel/rates", {{"Authorization", "Bearer X"}, {"Content-Length", "2"},
-                                            {"X-Trace", "t1"}, {"grpc-timeout", "1S"}},
+  HttpRequest post{"POST",
+                   "/hotel/rates",
+                   {{"Authorization", "Bearer X"},
+                    {"Content-Length", "2"},
+                    {"X-Trace", "t1"},
+                    {"grpc-timeout", "1S"}},
                    R"({"inDate":"2015-04-09"})"};
   auto c = PlanCall(post, "go.micro.api");
   REQUIRE(c.ok());
   CHECK(c->route.endpoint == "Hotel.Rates");
   CHECK(c->body == post.body);
-  CHECK(c->metadata == std::map<std::string, std::string>{{"authorization", "Bearer X"},
-                                                          {"x-trace", "t1"}});
+  CHECK(c->metadata ==
+        std::map<std::string, std::string>{{"authorization", "Bearer X"}, {"x-trace", "t1"}});
 
   auto get = PlanCall({"GET", "/geo/nearby?lat=37.78&lon=-122.4&tag=a&tag=b%20c", {}, ""}, "");
   REQUIRE(get.ok());
   CHECK(nlohmann::json::parse(get->body) ==
         nlohmann::json{{"lat", "37.78"}, {"lon", "-122.4"}, {"tag", {"a", "b c"}}});
   CHECK(PlanCall({"POST", "/x/y", {}, ""}, "")->body == "{}");
-  auto form = PlanCall({"POST", "/x/y", {{"Content-Type", "application/x-www-form-urlencoded"}},
-                        "a=1&b=2"},
-                       "");
+  auto form = PlanCall(
+      {"POST", "/x/y", {{"Content-Type", "application/x-www-form-urlencoded"}}, "a=1&b=2"}, "");
   CHECK(nlohmann::json::parse(form->body) == nlohmann::json{{"a", "1"}, {"b", "2"}});
 
-  auto rpc = PlanCall({"POST", "/rpc", {},
-                       R"({"service":"go.micro.srv.geo","method":"Geo.Nearby","request":"{\"lat\":1}"})"},
-                      "go.micro.api");
+  auto rpc =
+      PlanCall({"POST",
+                "/rpc",
+                {},
+                R"({"service":"go.micro.srv.geo","method":"Geo.Nearby","request":"{\"lat\":1}"})"},
+               "go.micro.api");
   REQUIRE(rpc.ok());
   CHECK(rpc->route.service == "go.micro.srv.geo");  // no namespace for /rpc
   CHECK(rpc->route.endpoint == "Geo.Nearby");
@@ -92,7 +98,8 @@ TEST_CASE("requests become calls: bodies, queries, /rpc and headers") {
            {{"POST", "/x/y", {}, "{\"a\":"}, 400, "malformed JSON body"},
            {{"POST", "/rpc", {}, R"({"endpoint":"A.B"})"}, 400, "\"service\" is required"},
            {{"POST", "/rpc", {}, R"({"service":"s"})"}, 400, "\"endpoint\""},
-           {{"POST", "/rpc", {}, R"({"service":"s","endpoint":"A.B","request":"{"})"}, 400,
+           {{"POST", "/rpc", {}, R"({"service":"s","endpoint":"A.B","request":"{"})"},
+            400,
             "in \"request\""},
            {{"POST", "/rpc", {}, "[1]"}, 400, "JSON object"},
            {{"GET", "/rpc", {}, ""}, 405, "POST"},
@@ -214,7 +221,8 @@ struct Fixture {
 
 TEST_CASE("gateway: calls, /rpc, GET queries, headers as metadata, keep-alive") {
   Fixture f;
-  auto a = HttpDo(f.port, "POST", "/helloworld/greeter/hello", R"({"name":"Ann"})", "X-User: u1\r\n");
+  auto a =
+      HttpDo(f.port, "POST", "/helloworld/greeter/hello", R"({"name":"Ann"})", "X-User: u1\r\n");
   CHECK(a.status == 200);
   CHECK(a.headers["content-type"] == "application/json");
   CHECK(nlohmann::json::parse(a.body)["msg"] == "Hello Ann u1");
@@ -223,8 +231,9 @@ TEST_CASE("gateway: calls, /rpc, GET queries, headers as metadata, keep-alive") 
   CHECK(q.status == 200);
   CHECK(nlohmann::json::parse(q.body)["msg"] == "Hello Bob ");
 
-  auto rpc = HttpDo(f.port, "POST", "/rpc",
-                    R"({"service":"helloworld","endpoint":"Greeter.Hello","request":{"name":"Cy"}})");
+  auto rpc =
+      HttpDo(f.port, "POST", "/rpc",
+             R"({"service":"helloworld","endpoint":"Greeter.Hello","request":{"name":"Cy"}})");
   CHECK(rpc.status == 200);
   CHECK(nlohmann::json::parse(rpc.body)["msg"] == "Hello Cy ");
 
@@ -242,7 +251,8 @@ TEST_CASE("gateway: calls, /rpc, GET queries, headers as metadata, keep-alive") 
   auto metrics = HttpDo(f.port, "GET", "/metrics");
   CHECK(metrics.status == 200);
   CHECK_THAT(metrics.body,
-             Catch::Contains("micro_api_requests_total{route=\"helloworld Greeter.Hello\",code=\"200\"} 6"));
+             Catch::Contains(
+                 "micro_api_requests_total{route=\"helloworld Greeter.Hello\",code=\"200\"} 6"));
 }
 
 TEST_CASE("gateway: each error gets its status and go-micro error JSON") {
@@ -293,7 +303,8 @@ TEST_CASE("gateway: limits, malformed and hostile requests, and it keeps serving
   auto headers = HttpDo(f.port, "GET", "/health", "", "X-Big: " + std::string(4000, 'a') + "\r\n");
   CHECK(headers.status == 431);
 
-  auto garbage = HttpConnection(f.port).Exchange(std::string("\x16\x03\x01\x02\x00\x01\xff\r\n\r\n", 12));
+  auto garbage =
+      HttpConnection(f.port).Exchange(std::string("\x16\x03\x01\x02\x00\x01\xff\r\n\r\n", 12));
   CHECK(garbage.status == 400);
 
   HttpConnection slow(f.port);

@@ -1,5 +1,7 @@
 #include "micro/client/client.h"
 
+#include "micro/log.h"
+
 #include <google/protobuf/message.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/codegen/client_unary_call.h>
@@ -248,6 +250,10 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     selector_.Mark(call->service, node, err);
     call->failed_node = node.id;
     auto wait = options_.backoff(++call->attempt);
+    if (log::Enabled(log::Level::kDebug)) {
+      log::Debug(absl::StrCat("client: ", call->service, " at ", node.address, ": ", err.ToString(),
+                              "; retry ", call->attempt, " in ", wait.count(), " ms"));
+    }
     if (Clock::now() + wait >= call->deadline) {
       call->done(err);
       return;

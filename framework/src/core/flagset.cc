@@ -13,8 +13,7 @@ namespace micro {
 namespace {
 
 absl::Status Bad(const std::string& source, absl::string_view value, absl::string_view want) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(source, ": \"", value, "\" is not ", want));
+  return absl::InvalidArgumentError(absl::StrCat(source, ": \"", value, "\" is not ", want));
 }
 
 }  // namespace
@@ -24,8 +23,8 @@ FlagSet::FlagSet(std::string program, std::string synopsis)
 
 void FlagSet::Add(Flag flag) { flags_.push_back(std::move(flag)); }
 
-void FlagSet::String(std::string name, std::string env, std::string default_value,
-                     std::string help, std::string* target) {
+void FlagSet::String(std::string name, std::string env, std::string default_value, std::string help,
+                     std::string* target) {
   *target = default_value;
   Add({std::move(name), std::move(env), std::move(help), default_value, false,
        [target](absl::string_view v, const std::string&) {
@@ -69,18 +68,23 @@ void FlagSet::Duration(std::string name, std::string env, std::chrono::milliseco
        }});
 }
 
-void FlagSet::Bytes(std::string name, std::string env, std::size_t default_value,
-                    std::string help, std::size_t* target) {
+void FlagSet::Bytes(std::string name, std::string env, std::size_t default_value, std::string help,
+                    std::size_t* target) {
   *target = default_value;
   Add({std::move(name), std::move(env), std::move(help), absl::StrCat(default_value), false,
        [target](absl::string_view v, const std::string& source) {
-         static const std::map<std::string, std::size_t> kUnits = {
-             {"", 1}, {"b", 1}, {"kib", 1024}, {"kb", 1000}, {"mib", 1 << 20},
-             {"mb", 1000000}, {"gib", std::size_t(1) << 30}};
+         static const std::map<std::string, std::size_t> kUnits = {{"", 1},
+                                                                   {"b", 1},
+                                                                   {"kib", 1024},
+                                                                   {"kb", 1000},
+                                                                   {"mib", 1 << 20},
+                                                                   {"mb", 1000000},
+                                                                   {"gib", std::size_t(1) << 30}};
          std::size_t digits = 0;
          while (digits < v.size() && absl::ascii_isdigit(v[digits])) ++digits;
          std::uint64_t n = 0;
-         auto unit = kUnits.find(absl::AsciiStrToLower(absl::StripAsciiWhitespace(v.substr(digits))));
+         auto unit =
+             kUnits.find(absl::AsciiStrToLower(absl::StripAsciiWhitespace(v.substr(digits))));
          if (digits == 0 || !absl::SimpleAtoi(v.substr(0, digits), &n) || unit == kUnits.end()) {
            return Bad(source, v, "a size such as 1048576, 64KiB or 10MiB");
          }
