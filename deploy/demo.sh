@@ -1,60 +1,148 @@
 #!/usr/bin/env bash
-# The main job: the hotel booking example. Builds the five hotel services,
-# starts them on the default mDNS registry (kept on this machine's loopback:
-# mdns://127.0.0.1, nothing reaches the LAN), waits until Hotel.Rates answers,
-# prints a booking search and an error, then stops everything cleanly.
+# The main job: the hotel booking example behind the API gateway. Builds what
+# it needs, starts auth, geo, profile, rate, hotel and api-gateway, waits until
+# everything is discoverable, prints a working curl and its answer, and serves
+# until Ctrl-C, then stops every process it started (deregister, drain).
 #
-#   bash deploy/demo.sh            run the demo and exit
-#   bash deploy/demo.sh --serve    leave the services running until Ctrl-C
+#   bash deploy/demo.sh                      mDNS on this machine's loopback (the default)
+#   bash deploy/demo.sh --registry consul    a local Consul dev agent, started and stopped here
+#   bash deploy/demo.sh --once               print the answers and stop (for scripts and CI)
+#   bash deploy/demo.sh --port 8080          the gateway's port (default 8080, or $MICRO_DEMO_PORT)
+#   bash deploy/demo.sh --no-build           use what is built already ($MICRO_BUILD_DIR, default build)
 #
-# MICRO_REGISTRY overrides the registry. The HTTP gateway (curl) joins with the
-# gateway issue; until then hotel-client makes the call the gateway would.
+# mDNS runs as mdns://127.0.0.1: nothing reaches the LAN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export MICRO_REGISTRY=${MICRO_REGISTRY:-mdns://127.0.0.1}
-serve=0
-[[ "${1:-}" == "--serve" ]] && serve=1
+registry=mdns
+once=0
+build_it=1
+port=${MICRO_DEMO_PORT:-8080}
+build=${MICRO_BUILD_DIR:-build}
+while (($#)); do
+  case "$1" in
+    --registry) registry=${2:?--registry needs mdns or consul}; shift 2 ;;
+    --port) port=${2:?--port needs a number}; shift 2 ;;
+    --once) once=1; shift ;;
+    --no-build) build_it=0; shift ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+case "$registry" in
+  mdns|consul) ;;
+  etcd) echo "demo: the etcd registry plugin is not built yet (issue 5); use mdns or consul" >&2; exit 2 ;;
+  *) echo "demo: --registry takes mdns or consul, not \"$registry\"" >&2; exit 2 ;;
+esac
+
 services=(auth geo profile rate hotel)
+if ((build_it)); then
+  echo "== building the hotel services, the gateway and the micro CLI (the first build takes a few minutes)"
+  cmake -S . -B "$build" -G Ninja >/dev/null
+  cmake --build "$build" --target "${services[@]/#/hotel-}" api-gateway micro
+fi
 
-echo "== building the hotel services (the first build takes a few minutes)"
-cmake -S . -B build -G Ninja >/dev/null
-cmake --build build --target "${services[@]/#/hotel-}" hotel-client
-
-bin=build/services
 pids=()
+names=()
+workdir=$(mktemp -d /tmp/micro-demo.XXXXXX)
 cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  trap - EXIT INT TERM
+  if ((${#pids[@]})); then
+    echo "== stopping ${names[*]}"
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for _ in $(seq 1 100); do
+      alive=0
+      for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+      ((alive)) || break
+      sleep 0.1
+    done
+    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    echo "== stopped: nothing left running"
+  fi
+  rm -rf "$workdir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "== starting ${services[*]} on 127.0.0.1, registry $MICRO_REGISTRY"
-for s in "${services[@]}"; do
-  "$bin/hotel-$s" --server_address 127.0.0.1:0 &
+start() {  # name, command...
+  local name=$1; shift
+  "$@" >"$workdir/$name.log" 2>&1 &
   pids+=($!)
-done
+  names+=("$name")
+}
 
-echo "== waiting until Hotel.Rates answers"
-for _ in $(seq 1 150); do
-  if "$bin/hotel-client" >/dev/null 2>&1; then break; fi
-  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || { echo "a service exited; see above" >&2; exit 1; }; done
+if [[ $registry == consul ]]; then
+  command -v consul >/dev/null || { echo "demo: consul not found; run deploy/install-deps.sh" >&2; exit 1; }
+  free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+  cport=$(free)
+  echo "== starting a Consul dev agent on 127.0.0.1:$cport"
+  start consul consul agent -dev -bind 127.0.0.1 -client 127.0.0.1 -http-port "$cport" -dns-port -1 \
+    -grpc-port -1 -server-port "$(free)" -serf-lan-port "$(free)" -serf-wan-port "$(free)" -log-level warn
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$cport/v1/status/leader" | grep -q 127.0.0.1 && break
+    sleep 0.1
+  done
+  export MICRO_REGISTRY=consul://127.0.0.1:$cport
+else
+  export MICRO_REGISTRY=mdns://127.0.0.1
+fi
+unset MICRO_REGISTRY_ADDRESS
+
+echo "== starting ${services[*]} and api-gateway on 127.0.0.1, registry $MICRO_REGISTRY"
+for s in "${services[@]}"; do
+  start "hotel-$s" "$build/services/hotel-$s" --server_address 127.0.0.1:0
+done
+start api-gateway "$build/api-gateway/api-gateway" --address "127.0.0.1:$port"
+echo "   pids: ${pids[*]}"
+
+url="http://127.0.0.1:$port/hotel/rates"
+body='{"inDate":"2015-04-09","outDate":"2015-04-10"}'
+echo "== waiting until every service is discoverable and the gateway answers"
+ready=0
+for _ in $(seq 1 300); do
+  for i in "${!pids[@]}"; do
+    if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+      echo "demo: ${names[$i]} exited; its log:" >&2
+      cat "$workdir/${names[$i]}.log" >&2
+      exit 1
+    fi
+  done
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer VALID_TOKEN' -d "$body" "$url" || true)
+  if [[ $code == 200 ]]; then ready=1; break; fi
   sleep 0.2
 done
-
-echo "== Hotel.Rates, Bearer VALID_TOKEN, 2015-04-09 to 2015-04-10 (go.micro.api.hotel)"
-"$bin/hotel-client" --token VALID_TOKEN --in 2015-04-09 --out 2015-04-10
-echo
-echo "== the same with a wrong token: a go-micro error"
-"$bin/hotel-client" --token WRONG || true
-
-if ((serve)); then
-  echo "== serving; press Ctrl-C to stop"
-  wait "${pids[0]}"
-else
-  echo "== stopping all services (deregister, drain)"
-  cleanup
-  pids=()
-  echo "== stopped cleanly"
+if ((!ready)); then
+  echo "demo: the gateway did not answer 200 in time; logs are below" >&2
+  tail -n 5 "$workdir"/*.log >&2
+  exit 1
 fi
+
+echo
+echo "== the hotel search, through the gateway:"
+echo "curl -H 'Authorization: Bearer VALID_TOKEN' -d '$body' $url"
+curl -s -H 'Authorization: Bearer VALID_TOKEN' -d "$body" "$url"
+echo
+echo
+echo "== the same without a token: a go-micro error with its HTTP status"
+echo "curl -i -d '$body' $url"
+curl -s -i -d "$body" "$url" | sed -n '1p;$p'
+echo
+echo "== what the registry holds: $build/tools/micro --registry $MICRO_REGISTRY services"
+"$build/tools/micro" services
+echo
+
+if ((once)); then
+  exit 0
+fi
+echo "== serving on http://127.0.0.1:$port; press Ctrl-C to stop"
+echo "   try: $build/tools/micro --registry $MICRO_REGISTRY service go.micro.srv.geo"
+while true; do
+  for i in "${!pids[@]}"; do
+    if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+      echo "demo: ${names[$i]} exited unexpectedly; its log:" >&2
+      tail -n 20 "$workdir/${names[$i]}.log" >&2
+      exit 1
+    fi
+  done
+  sleep 1
+done

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The README's demo end to end, inside a network namespace (netns-run.sh):
+# start it as a user would (serving), curl the hotel search through the
+# gateway, use the micro CLI against it (list, describe, call, health, watch),
+# press Ctrl-C (SIGINT), and check that every process it started is gone.
+#
+#   tests/integration/netns-run.sh bash tests/e2e/demo_test.sh <source dir> <build dir>
+set -euo pipefail
+set -m  # job control: the demo runs as its own job, so SIGINT reaches it as Ctrl-C would
+root=$1
+build=$2
+[[ -n "${MICRO_TEST_NETNS:-}" ]] || { echo "run me through netns-run.sh" >&2; exit 1; }
+micro=$build/tools/micro
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+out=$(mktemp)
+fail() { echo "FAIL: $*" >&2; echo "--- demo output:" >&2; cat "$out" >&2; exit 1; }
+demo=
+trap '[[ -n $demo ]] && kill -INT $demo 2>/dev/null; wait 2>/dev/null' EXIT
+
+MICRO_BUILD_DIR=$build bash "$root/deploy/demo.sh" --no-build --port "$port" >"$out" 2>&1 &
+demo=$!
+for _ in $(seq 1 600); do
+  grep -q "press Ctrl-C" "$out" && break
+  kill -0 $demo 2>/dev/null || fail "the demo exited early"
+  sleep 0.2
+done
+grep -q "press Ctrl-C" "$out" || fail "the demo did not come up"
+pids=$(sed -n 's/^ *pids: //p' "$out")
+[[ -n "$pids" ]] || fail "no pids printed"
+
+echo "== the curl the demo printed works"
+answer=$(curl -s -H 'Authorization: Bearer VALID_TOKEN' -d '{"inDate":"2015-04-09","outDate":"2015-04-10"}' \
+  "http://127.0.0.1:$port/hotel/rates")
+echo "$answer" | grep -q '"name":"Clift Hotel"' || fail "no hotels in: $answer"
+echo "$answer" | grep -q '"code":"RACK"' || fail "no rate plan in: $answer"
+
+export MICRO_REGISTRY=mdns://127.0.0.1
+echo "== micro services"
+"$micro" services | tee /dev/stderr | grep -qx go.micro.srv.geo || fail "services lacks geo"
+echo "== micro service go.micro.srv.geo"
+"$micro" service go.micro.srv.geo | tee /dev/stderr | grep -q "Geo.Nearby" || fail "no Geo.Nearby endpoint"
+"$micro" service go.micro.srv.geo --json | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s[0]["nodes"][0]["address"].startswith("127.0.0.1:")' \
+  || fail "service --json"
+echo "== micro call go.micro.srv.geo Geo.Nearby"
+"$micro" call go.micro.srv.geo Geo.Nearby '{"lat":37.7867,"lon":-122.4112}' | tee /dev/stderr | grep -q hotelIds \
+  || fail "call"
+echo '{"hotelIds":["1"],"locale":"en"}' | "$micro" call go.micro.srv.profile Profile.GetProfiles - | grep -q "Clift Hotel" \
+  || fail "call with stdin"
+set +e
+"$micro" call go.micro.srv.nothing X.Y '{}' 2>/dev/null; rc=$?
+"$micro" call go.micro.api.hotel Hotel.Rates '{"inDate":"2015-04-09"}' 2>/dev/null; rc_err=$?
+"$micro" frobnicate 2>/dev/null; rc_usage=$?
+set -e
+[[ $rc == 3 ]] || fail "unknown service: exit $rc, want 3"
+[[ $rc_err == 1 ]] || fail "call error: exit $rc_err, want 1"
+[[ $rc_usage == 2 ]] || fail "unknown command: exit $rc_usage, want 2"
+echo "== micro health go.micro.srv.rate"
+"$micro" health go.micro.srv.rate | tee /dev/stderr | grep -q SERVING || fail "health"
+echo "== micro watch (a greeter joins)"
+"$micro" watch helloworld --count 1 >"$out.watch" &
+watcher=$!
+sleep 0.5
+"$build/services/greeter/greeter" --registry mdns://127.0.0.1 --server_address 127.0.0.1:0 >/dev/null 2>&1 &
+greeter=$!
+for _ in $(seq 1 100); do kill -0 $watcher 2>/dev/null || break; sleep 0.1; done
+kill $greeter; wait $greeter || true
+grep -q "^create  helloworld" "$out.watch" || { kill $watcher 2>/dev/null; fail "watch saw: $(cat "$out.watch")"; }
+
+echo "== Ctrl-C"
+kill -INT $demo
+set +e
+wait $demo
+rc=$?
+set -e
+[[ $rc == 130 ]] || fail "demo exit code $rc after SIGINT, want 130"
+for pid in $pids; do
+  kill -0 "$pid" 2>/dev/null && fail "process $pid is still running"
+done
+grep -q "nothing left running" "$out" || fail "no clean stop reported"
+trap - EXIT
+rm -f "$out" "$out.watch"
+echo "PASS"

@@ -1,0 +1,259 @@
+// micro: the command line for a micro-cpp (or go-micro) fleet, on any registry.
+//
+//   micro services                           list services
+//   micro service NAME                       versions, endpoints, nodes, metadata
+//   micro call NAME Endpoint '{json}'        call an endpoint with JSON, print the JSON answer
+//   micro health NAME                        gRPC health of every node of NAME
+//   micro watch [NAME]                       print registry events as they happen
+//
+// Exit codes: 0 done, 1 the operation failed (call error, node not serving,
+// registry unreachable), 2 usage error, 3 service not found.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <future>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "micro/client/client.h"
+#include "micro/errors.h"
+#include "micro/flagset.h"
+#include "micro/plugins/builtin.h"
+#include "micro/registry/json.h"
+#include "micro/registry/plugin.h"
+
+namespace {
+
+constexpr int kOk = 0, kFailed = 1, kUsage = 2, kNotFound = 3;
+
+struct Command {
+  const char* name;
+  const char* args;
+  const char* help;
+};
+
+const Command kCommands[] = {
+    {"services", "", "List the services in the registry, one name a line."},
+    {"service", "NAME",
+     "Describe NAME: each version with its endpoints and nodes (--json: as JSON)."},
+    {"call", "NAME ENDPOINT [JSON|-]",
+     "Call ENDPOINT (\"Greeter.Hello\") of NAME with a JSON request (default {}, - reads stdin);\n"
+     "print the JSON answer. An error is printed as go-micro error JSON on stderr."},
+    {"health", "NAME",
+     "Ask every node of NAME for its gRPC health; exit 1 unless all are SERVING."},
+    {"watch", "[NAME]", "Print registry events (create, update, delete) until Ctrl-C or --count."},
+};
+
+void Usage(const micro::FlagSet& flags) {
+  std::string out = "usage: micro [flags] COMMAND [ARGS]\n\ncommands:\n";
+  for (const Command& c : kCommands) {
+    absl::StrAppend(&out, "  ", c.name, " ", c.args, "\n");
+  }
+  absl::StrAppend(&out, "\n'micro COMMAND --help' describes one command.\n\n", flags.Usage(),
+                  "\nexit codes: 0 done, 1 failed, 2 usage error, 3 service not found\n");
+  std::fputs(out.c_str(), stdout);
+}
+
+int Fail(int code, absl::string_view message) {
+  std::fprintf(stderr, "micro: %s\n", std::string(message).c_str());
+  return code;
+}
+
+int FromRegistry(const absl::Status& s, absl::string_view name) {
+  if (absl::IsNotFound(s)) return Fail(kNotFound, absl::StrCat("service ", name, " not found"));
+  return Fail(kFailed, s.message());
+}
+
+std::string Shape(const std::optional<micro::registry::Value>& v) { return v ? v->name : "-"; }
+
+int Services(micro::registry::Registry& r) {
+  auto list = r.ListServices();
+  if (!list.ok()) return Fail(kFailed, list.status().message());
+  std::set<std::string> names;
+  for (const auto& s : *list) names.insert(s.name);
+  for (const auto& n : names) std::printf("%s\n", n.c_str());
+  return kOk;
+}
+
+int Describe(micro::registry::Registry& r, const std::string& name, bool json) {
+  auto got = r.GetService(name);
+  if (!got.ok()) return FromRegistry(got.status(), name);
+  if (json) {
+    std::vector<std::string> parts;
+    for (const auto& s : *got) parts.push_back(micro::registry::ToJson(s));
+    std::printf("[%s]\n", absl::StrJoin(parts, ",").c_str());
+    return kOk;
+  }
+  for (const auto& s : *got) {
+    std::printf("service  %s\nversion  %s\n\nendpoints:\n", s.name.c_str(),
+                s.version.empty() ? "(none)" : s.version.c_str());
+    for (const auto& e : s.endpoints) {
+      std::printf("  %-32s %s -> %s%s\n", e.name.c_str(), Shape(e.request).c_str(),
+                  Shape(e.response).c_str(), e.metadata.count("stream") ? "  (stream)" : "");
+    }
+    std::printf("\nnodes:\n");
+    for (const auto& n : s.nodes) {
+      std::vector<std::string> md;
+      for (const auto& [k, v] : n.metadata) md.push_back(k + "=" + v);
+      std::printf("  %-44s %-22s %s\n", n.id.c_str(), n.address.c_str(),
+                  absl::StrJoin(md, " ").c_str());
+    }
+    std::printf("\n");
+  }
+  return kOk;
+}
+
+int Call(std::shared_ptr<micro::registry::Registry> r, const std::string& name,
+         const std::string& endpoint, std::string body, std::chrono::milliseconds timeout,
+         const std::string& metadata) {
+  if (body == "-") {
+    body.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
+  micro::client::ClientOptions co;
+  co.registry = std::move(r);
+  co.content_type = "application/grpc+json";
+  micro::client::Client client(co);
+  micro::client::CallOptions opts;
+  opts.timeout = timeout;
+  for (absl::string_view kv : absl::StrSplit(metadata, ',', absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+    opts.metadata[p.first] = p.second;
+  }
+  std::promise<absl::StatusOr<std::string>> done;
+  client.CallRawAsync(
+      name, endpoint, body.empty() ? "{}" : body,
+      [&](absl::StatusOr<std::string> rsp) { done.set_value(std::move(rsp)); }, opts);
+  absl::StatusOr<std::string> rsp = done.get_future().get();
+  if (!rsp.ok()) {
+    micro::Error e = micro::errors::FromStatus(rsp.status(), "micro");
+    std::fprintf(stderr, "%s\n", e.ToJson().c_str());
+    return e.code == 404 && absl::StrContains(e.detail, "not found") ? kNotFound : kFailed;
+  }
+  std::printf("%s\n", rsp->c_str());
+  return kOk;
+}
+
+int Health(micro::registry::Registry& r, const std::string& name,
+           std::chrono::milliseconds timeout) {
+  auto got = r.GetService(name);
+  if (!got.ok()) return FromRegistry(got.status(), name);
+  int bad = 0;
+  for (const auto& s : *got) {
+    for (const auto& n : s.nodes) {
+      auto channel = grpc::CreateChannel(n.address, grpc::InsecureChannelCredentials());
+      grpc::GenericStub stub(channel);
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+      grpc::Slice empty("");  // HealthCheckRequest{service: ""} encodes to no bytes
+      grpc::ByteBuffer req(&empty, 1), rsp;
+      std::promise<grpc::Status> done;
+      stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &req, &rsp,
+                     [&](grpc::Status st) { done.set_value(st); });
+      grpc::Status st = done.get_future().get();
+      std::string status = "UNKNOWN";
+      if (st.ok()) {
+        std::vector<grpc::Slice> slices;
+        (void)rsp.Dump(&slices);
+        std::string bytes;
+        for (auto& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+        // HealthCheckResponse{status = 1}: field 1, varint.
+        int code = bytes.size() == 2 && bytes[0] == 0x08 ? bytes[1] : 0;
+        status = code == 1 ? "SERVING" : code == 2 ? "NOT_SERVING" : "UNKNOWN";
+      } else {
+        status = "UNREACHABLE (" + st.error_message() + ")";
+      }
+      if (status != "SERVING") ++bad;
+      std::printf("%-44s %-22s %s\n", n.id.c_str(), n.address.c_str(), status.c_str());
+    }
+  }
+  return bad == 0 ? kOk : kFailed;
+}
+
+int Watch(micro::registry::Registry& r, const std::string& name, int count) {
+  auto w = r.Watch(micro::registry::WatchOptions{name});
+  if (!w.ok()) return Fail(kFailed, w.status().message());
+  for (int seen = 0; count <= 0 || seen < count; ++seen) {
+    auto ev = (*w)->Next();
+    if (!ev.ok()) return Fail(kFailed, ev.status().message());
+    for (const auto& n : ev->service.nodes) {
+      std::printf("%-7s %s %s %s %s\n", micro::registry::ActionName(ev->action),
+                  ev->service.name.c_str(),
+                  ev->service.version.empty() ? "-" : ev->service.version.c_str(), n.id.c_str(),
+                  n.address.c_str());
+    }
+    std::fflush(stdout);
+  }
+  return kOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string registry, registry_address, metadata;
+  std::chrono::milliseconds timeout{};
+  bool json = false;
+  int count = 0;
+  micro::FlagSet flags("micro", "inspect and call the services of a registry");
+  flags.String("registry", "MICRO_REGISTRY", "mdns",
+               "registry: mdns, consul, or a full URI such as consul://host:8500", &registry);
+  flags.String("registry_address", "MICRO_REGISTRY_ADDRESS", "", "registry addresses",
+               &registry_address);
+  flags.Duration("timeout", "MICRO_CLIENT_REQUEST_TIMEOUT", std::chrono::seconds(10),
+                 "deadline of call and health", &timeout);
+  flags.String("metadata", "", "", "call metadata, k=v[,k=v...]", &metadata);
+  flags.Bool("json", "", false, "service: print JSON", &json);
+  flags.Int("count", "", 0, "watch: stop after this many events (0 = never)", &count);
+  std::vector<std::string> args;
+  bool help = false;
+  absl::Status parsed = flags.Parse(argc, argv, &args, &help);
+  if (!parsed.ok()) return Fail(kUsage, parsed.message());
+  const Command* cmd = nullptr;
+  if (!args.empty()) {
+    for (const Command& c : kCommands) {
+      if (args[0] == c.name) cmd = &c;
+    }
+    if (cmd == nullptr && args[0] != "help") {
+      return Fail(kUsage, absl::StrCat("unknown command \"", args[0], "\" (see micro --help)"));
+    }
+  }
+  if (help || args.empty() || args[0] == "help") {
+    if (cmd == nullptr && args.size() > 1) {
+      for (const Command& c : kCommands) {
+        if (args[1] == c.name) cmd = &c;
+      }
+    }
+    if (cmd != nullptr) {
+      std::printf("usage: micro [flags] %s %s\n\n%s\n", cmd->name, cmd->args, cmd->help);
+    } else {
+      Usage(flags);
+    }
+    return args.empty() && !help ? kUsage : kOk;
+  }
+  const std::string c = args[0];
+  const std::size_t want_min = c == "services" || c == "watch" ? 1 : c == "call" ? 3 : 2;
+  const std::size_t want_max = c == "services" ? 1 : c == "call" ? 4 : 2;
+  if (args.size() < want_min || args.size() > want_max) {
+    return Fail(kUsage, absl::StrCat("usage: micro ", cmd->name, " ", cmd->args));
+  }
+
+  micro::RegisterBuiltinPlugins();
+  absl::StatusOr<std::string> uri = micro::registry::RegistryUri(registry, registry_address);
+  if (!uri.ok()) return Fail(kUsage, uri.status().message());
+  auto made = micro::registry::NewRegistry(*uri);
+  if (!made.ok()) return Fail(kUsage, made.status().message());
+  std::shared_ptr<micro::registry::Registry> r(std::move(*made));
+  if (c == "services") return Services(*r);
+  if (c == "service") return Describe(*r, args[1], json);
+  if (c == "call")
+    return Call(r, args[1], args[2], args.size() > 3 ? args[3] : "{}", timeout, metadata);
+  if (c == "health") return Health(*r, args[1], timeout);
+  return Watch(*r, args.size() > 1 ? args[1] : "", count);
+}
