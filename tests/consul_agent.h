@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -44,15 +45,37 @@ struct ConsulAgentOptions {
   std::vector<std::string> join;  // serf LAN addresses to retry-join
 };
 
+// A port for an agent, outside the kernel's ephemeral range (32768 and up): a
+// restarted agent needs its old ports back, and an ephemeral port freed by a
+// killed agent can be handed to any other socket on the machine meanwhile.
+inline int ConsulPort() {
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+  while (true) {
+    int port = 20000 + static_cast<int>(rng() % 12000);
+    bool free = true;
+    for (int type : {SOCK_STREAM, SOCK_DGRAM}) {
+      int fd = socket(AF_INET, type, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(port));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      free = free && bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+      close(fd);
+    }
+    if (free) return port;
+  }
+}
+
 class ConsulAgent {
  public:
   using Options = ConsulAgentOptions;
 
   ConsulAgent() : ConsulAgent(Options()) {}
   explicit ConsulAgent(Options options) : options_(std::move(options)) {
-    http_port_ = FreePort();
-    server_port_ = FreePort();
-    serf_lan_port_ = FreePort();
+    http_port_ = ConsulPort();
+    server_port_ = ConsulPort();
+    serf_lan_port_ = ConsulPort();
+    serf_wan_port_ = ConsulPort();
     dir_ = TempDir("consul-" + options_.node);
     Start();
   }
@@ -73,7 +96,7 @@ class ConsulAgent {
                                   "-http-port",     std::to_string(http_port_),
                                   "-server-port",   std::to_string(server_port_),
                                   "-serf-lan-port", std::to_string(serf_lan_port_),
-                                  "-serf-wan-port", std::to_string(FreePort()),
+                                  "-serf-wan-port", std::to_string(serf_wan_port_),
                                   "-dns-port",      "-1",
                                   "-grpc-port",     "-1",
                                   "-log-level",     "warn"};
@@ -133,7 +156,7 @@ class ConsulAgent {
 
  private:
   Options options_;
-  int http_port_, server_port_, serf_lan_port_;
+  int http_port_, server_port_, serf_lan_port_, serf_wan_port_;
   std::string dir_, log_;
   std::unique_ptr<Process> process_;
   std::unique_ptr<consul::HttpClient> http_;

@@ -219,7 +219,17 @@ TEST_CASE("after an agent restart services register again and cached calls keep 
   std::atomic<bool> stop{false};
   std::atomic<int> ok{0}, failed{0};
   std::string last_error;
-  std::thread load([&] {
+  std::thread load;
+  // Stops and joins the load however the test ends (a failed REQUIRE unwinds through here).
+  struct Joiner {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~Joiner() {
+      stop = true;
+      if (t.joinable()) t.join();
+    }
+  } joiner{stop, load};
+  load = std::thread([&] {
     while (!stop) {
       auto rsp = greeter.Hello(req);
       if (rsp.ok()) {
@@ -239,7 +249,7 @@ TEST_CASE("after an agent restart services register again and cached calls keep 
   CHECK(Eventually([&] { return NodeIds(*r, "helloworld").size() == 1; }, 30s));
   std::this_thread::sleep_for(2s);
   stop = true;
-  load.join();
+  load.join();  // before reading last_error
   INFO("first failure: " << last_error);
   CHECK(failed == 0);
   CHECK(during_outage > 10);
