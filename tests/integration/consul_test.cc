@@ -262,12 +262,17 @@ TEST_CASE("ACLs with default deny: a token with rights works, a missing or wrong
     default_policy = "deny"
     tokens { master = "root-secret" agent = "root-secret" } })";
   auto agent = DevAgent(o);
-  auto policy = agent->Http(
-      "PUT", "/v1/acl/policy",
-      R"({"Name":"micro","Rules":"service_prefix \"\" { policy = \"write\" }\nnode_prefix \"\" { policy = \"read\" }"})",
-      "root-secret");
-  REQUIRE(policy.ok());
-  REQUIRE(policy->status == 200);
+  // Right after the election the ACL system may still be starting: retry the setup until it takes.
+  absl::StatusOr<micro::consul::HttpResponse> policy;
+  REQUIRE(Eventually(
+      [&] {
+        policy = agent->Http(
+            "PUT", "/v1/acl/policy",
+            R"({"Name":"micro","Rules":"service_prefix \"\" { policy = \"write\" }\nnode_prefix \"\" { policy = \"read\" }"})",
+            "root-secret");
+        return policy.ok() && policy->status == 200;
+      },
+      30s));
   auto token =
       agent->Http("PUT", "/v1/acl/token", R"({"Policies":[{"Name":"micro"}]})", "root-secret");
   REQUIRE(token.ok());
