@@ -30,7 +30,7 @@ void Metrics::End(const std::string& route, int status, std::chrono::steady_cloc
     if (known_routes_.size() >= kMaxRoutes) {
       r = "other";
     } else {
-      known_routes_[r] = true;
+      known_routes_.insert(r);
     }
   }
   ++requests_[{r, status}];

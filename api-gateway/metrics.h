@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 
 namespace micro::api {
@@ -32,7 +33,7 @@ class Metrics {
   std::array<std::uint64_t, kBuckets.size() + 1> buckets_{};       // guarded by mu_
   double sum_ = 0;                                                 // guarded by mu_
   std::uint64_t count_ = 0;                                        // guarded by mu_
-  std::map<std::string, bool> known_routes_;                       // guarded by mu_
+  std::set<std::string> known_routes_;                             // guarded by mu_
 };
 
 }  // namespace micro::api

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/query.h"
 #include "micro/errors.h"
 #include "registry/json_internal.h"
 
@@ -23,30 +24,6 @@ bool NameChars(absl::string_view s) {
 bool IsVersion(absl::string_view s) {
   return s.size() >= 2 && s[0] == 'v' &&
          std::all_of(s.begin() + 1, s.end(), [](char c) { return absl::ascii_isdigit(c); });
-}
-
-int Hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = absl::ascii_tolower(c);
-  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-absl::StatusOr<std::string> Unescape(absl::string_view in) {
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out.push_back(' ');
-    } else if (in[i] == '%') {
-      int hi = i + 2 < in.size() ? Hex(in[i + 1]) : -1;
-      int lo = hi >= 0 ? Hex(in[i + 2]) : -1;
-      if (lo < 0) return errors::BadRequest(kErrorId, "malformed percent escape in the query");
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(in[i]);
-    }
-  }
-  return out;
 }
 
 // nlohmann's message without our prefix and without the input it echoes.
@@ -149,22 +126,21 @@ absl::StatusOr<Route> Resolve(absl::string_view path, absl::string_view ns) {
 }
 
 absl::StatusOr<std::string> QueryToJson(absl::string_view query) {
+  absl::StatusOr<std::vector<internal::QueryPair>> pairs = internal::ParseQuery(query);
+  if (!pairs.ok()) {
+    return errors::BadRequest(kErrorId,
+                              absl::StrCat("malformed query: ", pairs.status().message()));
+  }
   nlohmann::json out = nlohmann::json::object();
-  for (absl::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
-    std::size_t eq = pair.find('=');
-    absl::StatusOr<std::string> key = Unescape(pair.substr(0, eq));
-    if (!key.ok()) return key.status();
-    absl::StatusOr<std::string> value =
-        eq == absl::string_view::npos ? std::string() : Unescape(pair.substr(eq + 1));
-    if (!value.ok()) return value.status();
-    if (key->empty()) continue;
-    auto it = out.find(*key);
+  for (internal::QueryPair& p : *pairs) {
+    if (p.key.empty()) continue;
+    auto it = out.find(p.key);
     if (it == out.end()) {
-      out[*key] = *value;
+      out[p.key] = std::move(p.value);
     } else if (it->is_array()) {
-      it->push_back(*value);
+      it->push_back(std::move(p.value));
     } else {
-      *it = nlohmann::json::array({*it, *value});
+      *it = nlohmann::json::array({*it, std::move(p.value)});
     }
   }
   return Dump(out);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/query.h"
 
 namespace micro::registry {
 namespace {
@@ -80,47 +81,16 @@ absl::Status CheckHost(absl::string_view uri, absl::string_view host) {
   return absl::OkStatus();
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = absl::ascii_tolower(c);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-absl::StatusOr<std::string> PercentDecode(absl::string_view uri, absl::string_view in) {
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out.push_back(' ');
-    } else if (in[i] != '%') {
-      out.push_back(in[i]);
-    } else {
-      int hi = i + 2 < in.size() ? HexValue(in[i + 1]) : -1;
-      int lo = hi >= 0 ? HexValue(in[i + 2]) : -1;
-      if (lo < 0) {
-        return BadAddress(uri, absl::StrCat("bad percent escape in \"", in, "\""));
-      }
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    }
-  }
-  return out;
-}
-
 // "a=1&b=2" -> {a: 1, b: 2}; a key alone means "true".
 absl::Status ParseParams(absl::string_view uri, absl::string_view query,
                          std::map<std::string, std::string>* out) {
-  for (absl::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
-    std::size_t eq = pair.find('=');
-    absl::StatusOr<std::string> key = PercentDecode(uri, pair.substr(0, eq));
-    if (!key.ok()) return key.status();
-    absl::StatusOr<std::string> value = eq == absl::string_view::npos
-                                            ? std::string("true")
-                                            : PercentDecode(uri, pair.substr(eq + 1));
-    if (!value.ok()) return value.status();
-    if (key->empty()) return BadAddress(uri, "empty parameter name after '?'");
-    if (!out->emplace(*key, *value).second) {
-      return BadAddress(uri, absl::StrCat("parameter \"", *key, "\" given twice"));
+  absl::StatusOr<std::vector<internal::QueryPair>> pairs = internal::ParseQuery(query);
+  if (!pairs.ok()) return BadAddress(uri, pairs.status().message());
+  for (internal::QueryPair& p : *pairs) {
+    if (p.key.empty()) return BadAddress(uri, "empty parameter name after '?'");
+    std::string key = p.key;
+    if (!out->emplace(key, p.has_value ? std::move(p.value) : "true").second) {
+      return BadAddress(uri, absl::StrCat("parameter \"", key, "\" given twice"));
     }
   }
   return absl::OkStatus();

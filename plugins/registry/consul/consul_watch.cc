@@ -60,6 +60,21 @@ struct Shared {
     std::lock_guard<std::mutex> lock(mu);
     return stopped;
   }
+  // One blocking query of `path` (with its own '?') from `index`, waiting up
+  // to `wait`. An answer other than 200 is an error, so callers see one kind.
+  absl::StatusOr<HttpResponse> Blocking(absl::string_view path, uint64_t index, milliseconds wait,
+                                        consul::Cancel* cancel) {
+    std::string target =
+        absl::StrCat(path, "index=", index, "&wait=", wait.count(), "ms", ctx.read_query);
+    absl::StatusOr<HttpResponse> res = ctx.http->Do(
+        "GET", target, "", ctx.headers, wait + wait / 16 + ctx.options.request_timeout, cancel);
+    if (res.ok() && res->status != 200) {
+      return absl::UnavailableError(
+          absl::StrCat("HTTP ", res->status, ": ", res->body.substr(0, 200)));
+    }
+    return res;
+  }
+
   // Sleeps until `until` or Stop; false once stopped.
   bool SleepUntil(Clock::time_point until) {
     std::unique_lock<std::mutex> lock(mu);
@@ -134,16 +149,10 @@ class ServiceLoop {
         wait = std::clamp(std::chrono::duration_cast<milliseconds>(next - last_start),
                           milliseconds(100), wait);
       }
-      std::string target = absl::StrCat("/v1/health/service/", UrlEscape(name_), "?index=", index,
-                                        "&wait=", wait.count(), "ms", ctx.read_query);
-      absl::StatusOr<HttpResponse> res = ctx.http->Do(
-          "GET", target, "", ctx.headers, wait + wait / 16 + ctx.options.request_timeout, &cancel_);
+      absl::StatusOr<HttpResponse> res = shared_->Blocking(
+          absl::StrCat("/v1/health/service/", UrlEscape(name_), "?"), index, wait, &cancel_);
       if (absl::IsCancelled(res.status())) break;
       absl::Status failure = res.status();
-      if (failure.ok() && res->status != 200) {
-        failure = absl::UnavailableError(
-            absl::StrCat("HTTP ", res->status, ": ", res->body.substr(0, 200)));
-      }
       absl::StatusOr<HealthAnswer> answer = absl::UnknownError("");
       uint64_t new_index = 0;
       if (failure.ok()) {
@@ -324,17 +333,10 @@ class ConsulWatcher : public registry::Watcher {
     while (shared_->SleepUntil(limit.Next(changed))) {
       changed = false;
       milliseconds wait = ctx.options.watch_wait;
-      std::string target = absl::StrCat("/v1/catalog/services?index=", index,
-                                        "&wait=", wait.count(), "ms", ctx.read_query);
       absl::StatusOr<HttpResponse> res =
-          ctx.http->Do("GET", target, "", ctx.headers,
-                       wait + wait / 16 + ctx.options.request_timeout, &catalog_cancel_);
+          shared_->Blocking("/v1/catalog/services?", index, wait, &catalog_cancel_);
       if (absl::IsCancelled(res.status())) break;
       absl::Status failure = res.status();
-      if (failure.ok() && res->status != 200) {
-        failure = absl::UnavailableError(
-            absl::StrCat("HTTP ", res->status, ": ", res->body.substr(0, 200)));
-      }
       absl::StatusOr<std::vector<std::string>> names = absl::UnknownError("");
       if (failure.ok()) {
         names = ParseCatalogServices(res->body);
