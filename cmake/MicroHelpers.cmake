@@ -68,7 +68,9 @@ endfunction()
 # library `NAME` of the generated code. Output is regenerated when a proto or
 # protoc-gen-micro changes. Include generated headers as "<proto path>.micro.h".
 function(micro_proto_library name)
-  cmake_parse_arguments(ARG "" "" "PROTOS;IMPORT_DIRS" ${ARGN})
+  # NO_MICRO: protobuf and gRPC code only (no protoc-gen-micro, no framework
+  # link), for the wire protos of other systems such as etcd's.
+  cmake_parse_arguments(ARG "NO_MICRO" "" "PROTOS;IMPORT_DIRS" ${ARGN})
   if(NOT ARG_IMPORT_DIRS)
     set(ARG_IMPORT_DIRS ${CMAKE_CURRENT_SOURCE_DIR})
   endif()
@@ -82,23 +84,36 @@ function(micro_proto_library name)
   set(srcs)
   foreach(proto ${ARG_PROTOS})
     string(REGEX REPLACE "\\.proto$" "" base ${proto})
-    set(gen ${out}/${base}.pb.cc ${out}/${base}.pb.h ${out}/${base}.grpc.pb.cc ${out}/${base}.grpc.pb.h
-            ${out}/${base}.micro.cc ${out}/${base}.micro.h)
+    set(gen ${out}/${base}.pb.cc ${out}/${base}.pb.h ${out}/${base}.grpc.pb.cc ${out}/${base}.grpc.pb.h)
+    set(micro_flags)
+    set(deps ${root}/${proto})
+    if(NOT ARG_NO_MICRO)
+      list(APPEND gen ${out}/${base}.micro.cc ${out}/${base}.micro.h)
+      set(micro_flags --micro_out=${out} --plugin=protoc-gen-micro=$<TARGET_FILE:protoc-gen-micro>)
+      list(APPEND deps protoc-gen-micro)
+    endif()
     add_custom_command(
       OUTPUT ${gen}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${out}
       COMMAND protobuf::protoc ${import_flags} --cpp_out=${out} --grpc_out=${out}
               --plugin=protoc-gen-grpc=${MICRO_GRPC_CPP_PLUGIN}
-              --micro_out=${out} --plugin=protoc-gen-micro=$<TARGET_FILE:protoc-gen-micro>
+              ${micro_flags}
               ${root}/${proto}
-      DEPENDS ${root}/${proto} protoc-gen-micro
-      COMMENT "protoc (cpp, grpc, micro) ${proto}"
+      DEPENDS ${deps}
+      COMMENT "protoc ${proto}"
       VERBATIM)
-    list(APPEND srcs ${out}/${base}.pb.cc ${out}/${base}.grpc.pb.cc ${out}/${base}.micro.cc)
+    list(APPEND srcs ${out}/${base}.pb.cc ${out}/${base}.grpc.pb.cc)
+    if(NOT ARG_NO_MICRO)
+      list(APPEND srcs ${out}/${base}.micro.cc)
+    endif()
   endforeach()
   add_library(${name} STATIC ${srcs})
   target_include_directories(${name} PUBLIC ${out})
-  target_link_libraries(${name} PUBLIC micro::framework protobuf::libprotobuf gRPC::grpc++)
+  if(ARG_NO_MICRO)
+    target_link_libraries(${name} PUBLIC protobuf::libprotobuf gRPC::grpc++)
+  else()
+    target_link_libraries(${name} PUBLIC micro::framework protobuf::libprotobuf gRPC::grpc++)
+  endif()
   # Generated code is not ours to warn about.
   target_compile_options(${name} PRIVATE -w)
 endfunction()

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "consul_registry.h"
+#include "etcd_registry.h"
 #include "mdns_registry.h"
 #include "micro/registry/memory.h"
 #include "micro/registry/plugin.h"
@@ -59,6 +60,14 @@ absl::StatusOr<std::unique_ptr<registry::Registry>> MakeConsul(
   return consul::NewConsulRegistry(std::move(*options));
 }
 
+// etcd://host:port[,host:port...][?username=...&password=...], see etcd_registry.h.
+absl::StatusOr<std::unique_ptr<registry::Registry>> MakeEtcd(
+    const registry::RegistryAddress& address) {
+  absl::StatusOr<etcd::EtcdOptions> options = etcd::EtcdOptionsFrom(address);
+  if (!options.ok()) return options.status();
+  return etcd::NewEtcdRegistry(std::move(*options));
+}
+
 void Add(const char* scheme, registry::RegistryFactory factory) {
   absl::Status s = registry::RegisterRegistryPlugin(scheme, std::move(factory));
   // Only a scheme already taken by the application itself can fail here; its own wins.
@@ -73,6 +82,7 @@ void RegisterBuiltinPlugins() {
     Add("memory", MakeMemory);
     Add("mdns", MakeMdns);
     Add("consul", MakeConsul);
+    Add("etcd", MakeEtcd);
   });
 }
 

@@ -45,37 +45,16 @@ struct ConsulAgentOptions {
   std::vector<std::string> join;  // serf LAN addresses to retry-join
 };
 
-// A port for an agent, outside the kernel's ephemeral range (32768 and up): a
-// restarted agent needs its old ports back, and an ephemeral port freed by a
-// killed agent can be handed to any other socket on the machine meanwhile.
-inline int ConsulPort() {
-  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));
-  while (true) {
-    int port = 20000 + static_cast<int>(rng() % 12000);
-    bool free = true;
-    for (int type : {SOCK_STREAM, SOCK_DGRAM}) {
-      int fd = socket(AF_INET, type, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(static_cast<uint16_t>(port));
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      free = free && bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-      close(fd);
-    }
-    if (free) return port;
-  }
-}
-
 class ConsulAgent {
  public:
   using Options = ConsulAgentOptions;
 
   ConsulAgent() : ConsulAgent(Options()) {}
   explicit ConsulAgent(Options options) : options_(std::move(options)) {
-    http_port_ = ConsulPort();
-    server_port_ = ConsulPort();
-    serf_lan_port_ = ConsulPort();
-    serf_wan_port_ = ConsulPort();
+    http_port_ = StablePort();
+    server_port_ = StablePort();
+    serf_lan_port_ = StablePort();
+    serf_wan_port_ = StablePort();
     dir_ = TempDir("consul-" + options_.node);
     Start();
   }

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -79,6 +80,28 @@ inline int FreePort() {
   }
   close(fd);
   return ntohs(a.sin_port);
+}
+
+// A loopback port (free for TCP and UDP now) outside the kernel's ephemeral
+// range (32768 and up), for daemons a test restarts: a restarted daemon needs
+// its old ports back, and an ephemeral port freed by a killed daemon can be
+// handed to any other socket on the machine meanwhile.
+inline int StablePort() {
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+  while (true) {
+    int port = 20000 + static_cast<int>(rng() % 12000);
+    bool free = true;
+    for (int type : {SOCK_STREAM, SOCK_DGRAM}) {
+      int fd = socket(AF_INET, type, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(port));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      free = free && bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+      close(fd);
+    }
+    if (free) return port;
+  }
 }
 
 }  // namespace micro::testing

@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 
 namespace micro::internal {
 namespace {
@@ -52,6 +53,24 @@ absl::StatusOr<std::vector<QueryPair>> ParseQuery(absl::string_view query) {
     out.push_back(std::move(p));
   }
   return out;
+}
+
+absl::StatusOr<bool> ParseBoolParam(absl::string_view what, absl::string_view value) {
+  std::string s = absl::AsciiStrToLower(value);
+  if (s == "1" || s == "true" || s == "yes") return true;
+  if (s == "0" || s == "false" || s == "no") return false;
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, ": \"", value, "\" is not a boolean (true or false)"));
+}
+
+absl::StatusOr<std::chrono::milliseconds> ParseDurationParam(absl::string_view what,
+                                                             absl::string_view value) {
+  absl::Duration d;
+  if (!absl::ParseDuration(value, &d) || d <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": \"", value, "\" is not a positive duration such as 5s or 250ms"));
+  }
+  return std::chrono::milliseconds(absl::ToInt64Milliseconds(d));
 }
 
 }  // namespace micro::internal

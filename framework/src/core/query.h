@@ -2,6 +2,7 @@
 // ('+' is a space). Shared by registry URIs and the API gateway.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -19,5 +20,11 @@ struct QueryPair {
 // Pairs in order, empty segments skipped. InvalidArgument on a malformed
 // percent escape, naming the segment.
 absl::StatusOr<std::vector<QueryPair>> ParseQuery(absl::string_view query);
+
+// A registry parameter's value as a boolean (1/true/yes, 0/false/no) or a
+// positive duration ("5s", "250ms"); the error starts with `what`.
+absl::StatusOr<bool> ParseBoolParam(absl::string_view what, absl::string_view value);
+absl::StatusOr<std::chrono::milliseconds> ParseDurationParam(absl::string_view what,
+                                                             absl::string_view value);
 
 }  // namespace micro::internal

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "codec.h"
 #include "consul_watch.h"
+#include "core/query.h"
 #include "http_client.h"
 #include "micro/log.h"
 
@@ -25,23 +26,6 @@ using std::chrono::milliseconds;
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v == nullptr ? "" : v;
-}
-
-absl::StatusOr<bool> ParseBool(absl::string_view what, absl::string_view v) {
-  std::string s = absl::AsciiStrToLower(v);
-  if (s == "1" || s == "true" || s == "yes") return true;
-  if (s == "0" || s == "false" || s == "no") return false;
-  return absl::InvalidArgumentError(
-      absl::StrCat(what, ": \"", v, "\" is not a boolean (true or false)"));
-}
-
-absl::StatusOr<milliseconds> ParseMs(absl::string_view what, absl::string_view v) {
-  absl::Duration d;
-  if (!absl::ParseDuration(v, &d) || d <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": \"", v, "\" is not a positive duration such as 5s or 250ms"));
-  }
-  return milliseconds(absl::ToInt64Milliseconds(d));
 }
 
 // One line of an agent's answer, for error messages.
@@ -288,12 +272,12 @@ absl::StatusOr<ConsulOptions> ConsulOptionsFrom(const registry::RegistryAddress&
   o.cert_file = Env("CONSUL_CLIENT_CERT");
   o.key_file = Env("CONSUL_CLIENT_KEY");
   if (std::string v = Env("CONSUL_HTTP_SSL"); !v.empty()) {
-    absl::StatusOr<bool> b = ParseBool("CONSUL_HTTP_SSL", v);
+    absl::StatusOr<bool> b = internal::ParseBoolParam("CONSUL_HTTP_SSL", v);
     if (!b.ok()) return b.status();
     o.tls = o.tls || *b;
   }
   if (std::string v = Env("CONSUL_HTTP_SSL_VERIFY"); !v.empty()) {
-    absl::StatusOr<bool> b = ParseBool("CONSUL_HTTP_SSL_VERIFY", v);
+    absl::StatusOr<bool> b = internal::ParseBoolParam("CONSUL_HTTP_SSL_VERIFY", v);
     if (!b.ok()) return b.status();
     o.tls_skip_verify = !*b;
   }
@@ -325,12 +309,12 @@ absl::StatusOr<ConsulOptions> ConsulOptionsFrom(const registry::RegistryAddress&
     } else if (key == "key") {
       o.key_file = value;
     } else if (key == "tls" || key == "tls_skip_verify") {
-      absl::StatusOr<bool> b = ParseBool(what, value);
+      absl::StatusOr<bool> b = internal::ParseBoolParam(what, value);
       if (!b.ok()) return b.status();
       (key == "tls" ? o.tls : o.tls_skip_verify) = *b;
     } else if (key == "connect_timeout" || key == "timeout" || key == "wait" ||
                key == "resync_grace") {
-      absl::StatusOr<milliseconds> d = ParseMs(what, value);
+      absl::StatusOr<milliseconds> d = internal::ParseDurationParam(what, value);
       if (!d.ok()) return d.status();
       (key == "connect_timeout" ? o.connect_timeout
        : key == "timeout"       ? o.request_timeout
