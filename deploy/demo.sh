@@ -6,6 +6,7 @@
 #
 #   bash deploy/demo.sh                      mDNS on this machine's loopback (the default)
 #   bash deploy/demo.sh --registry consul    a local Consul dev agent, started and stopped here
+#   bash deploy/demo.sh --registry etcd      a local etcd member, started and stopped here
 #   bash deploy/demo.sh --once               print the answers and stop (for scripts and CI)
 #   bash deploy/demo.sh --port 8080          the gateway's port (default 8080, or $MICRO_DEMO_PORT)
 #   bash deploy/demo.sh --no-build           use what is built already ($MICRO_BUILD_DIR, default build)
@@ -21,18 +22,17 @@ port=${MICRO_DEMO_PORT:-8080}
 build=${MICRO_BUILD_DIR:-build}
 while (($#)); do
   case "$1" in
-    --registry) registry=${2:?--registry needs mdns or consul}; shift 2 ;;
+    --registry) registry=${2:?--registry needs mdns, consul or etcd}; shift 2 ;;
     --port) port=${2:?--port needs a number}; shift 2 ;;
     --once) once=1; shift ;;
     --no-build) build_it=0; shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 case "$registry" in
-  mdns|consul) ;;
-  etcd) echo "demo: the etcd registry plugin is not built yet (issue 5); use mdns or consul" >&2; exit 2 ;;
-  *) echo "demo: --registry takes mdns or consul, not \"$registry\"" >&2; exit 2 ;;
+  mdns|consul|etcd) ;;
+  *) echo "demo: --registry takes mdns, consul or etcd, not \"$registry\"" >&2; exit 2 ;;
 esac
 
 services=(auth geo profile rate hotel)
@@ -45,18 +45,26 @@ fi
 pids=()
 names=()
 workdir=$(mktemp -d /tmp/micro-demo.XXXXXX)
+registry_pid=
+stop() {  # pids...: TERM, up to 10 s to deregister and drain, then KILL
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 100); do
+    alive=0
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for pid in "$@"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+}
 cleanup() {
   trap - EXIT INT TERM
   if ((${#pids[@]})); then
     echo "== stopping ${names[*]}"
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for _ in $(seq 1 100); do
-      alive=0
-      for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-      ((alive)) || break
-      sleep 0.1
-    done
-    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    # The services first, so they can still deregister; their registry last.
+    services_pids=()
+    for pid in "${pids[@]}"; do [[ $pid == "$registry_pid" ]] || services_pids+=("$pid"); done
+    ((${#services_pids[@]} == 0)) || stop "${services_pids[@]}"
+    [[ -z $registry_pid ]] || stop "$registry_pid"
     echo "== stopped: nothing left running"
   fi
   rm -rf "$workdir"
@@ -78,11 +86,28 @@ if [[ $registry == consul ]]; then
   echo "== starting a Consul dev agent on 127.0.0.1:$cport"
   start consul consul agent -dev -bind 127.0.0.1 -client 127.0.0.1 -http-port "$cport" -dns-port -1 \
     -grpc-port -1 -server-port "$(free)" -serf-lan-port "$(free)" -serf-wan-port "$(free)" -log-level warn
+  registry_pid=${pids[-1]}
   for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$cport/v1/status/leader" | grep -q 127.0.0.1 && break
     sleep 0.1
   done
   export MICRO_REGISTRY=consul://127.0.0.1:$cport
+elif [[ $registry == etcd ]]; then
+  command -v etcd >/dev/null || { echo "demo: etcd not found; run deploy/install-deps.sh" >&2; exit 1; }
+  free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+  eport=$(free)
+  pport=$(free)
+  echo "== starting an etcd member on 127.0.0.1:$eport"
+  start etcd etcd --name demo --data-dir "$workdir/etcd" \
+    --listen-client-urls "http://127.0.0.1:$eport" --advertise-client-urls "http://127.0.0.1:$eport" \
+    --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+    --initial-cluster "demo=http://127.0.0.1:$pport" --logger zap --log-level warn
+  registry_pid=${pids[-1]}
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$eport/health" | grep -q '"health":"true"' && break
+    sleep 0.1
+  done
+  export MICRO_REGISTRY=etcd://127.0.0.1:$eport
 else
   export MICRO_REGISTRY=mdns://127.0.0.1
 fi
