@@ -364,13 +364,14 @@ class EtcdRegistry : public registry::Registry {
       for (auto& [key, n] : nodes_) {
         if (n.lease == 0 || n.lost) continue;
         if (now - n.answered > n.granted + n.interval) silent = true;
-        // Leases due within a quarter period (at most 500 ms) go now, with
-        // the others: a few batches a second instead of a wakeup per lease.
-        if (n.due <= now + std::min(milliseconds(500), n.interval / 4)) {
+        if (n.due <= now) {
           due.push_back(n.lease);
           n.due = now + n.interval;
         }
-        next = std::min(next, n.due);
+        // Wake a little after the next lease is due (a quarter period, at
+        // most 500 ms), so the leases due meanwhile go in the same batch: a
+        // few batches a second, not a wakeup per lease, and none sent early.
+        next = std::min(next, n.due + std::min(milliseconds(500), n.interval / 4));
       }
       if (silent) {
         log::Warn("etcd: no keepalive answer within a lease TTL; trying the next member");
