@@ -13,7 +13,7 @@ packages=(
   # tests and demo (clang and its runtime: the libFuzzer targets)
   catch2 curl procps iproute2 clang libclang-rt-14-dev
   # real registries and tools for the integration tests, the gateway load test and compose checks
-  etcd-server etcd-client wrk docker-compose python3-yaml
+  etcd-server etcd-client wrk docker-compose python3-yaml openssl
 )
 
 missing=()

@@ -35,9 +35,14 @@ class EtcdCluster {
  public:
   // `extra` goes to every member's command line; data and logs go under
   // `base` (the benchmark uses /dev/shm, so disk syncs do not drown the figures).
+  // With `tls`, clients talk https to members serving tls.cert/tls.key, and
+  // Client() trusts tls.ca.
+  struct Tls {
+    std::string ca, cert, key;
+  };
   explicit EtcdCluster(int size = 1, std::vector<std::string> extra = {},
-                       const std::string& base = "/tmp")
-      : extra_(std::move(extra)) {
+                       const std::string& base = "/tmp", Tls tls = {})
+      : extra_(std::move(extra)), tls_(std::move(tls)) {
     dir_ = EtcdTempDir(base, "etcd-test");
     std::vector<std::string> initial;
     for (int i = 0; i < size; ++i) {
@@ -73,7 +78,7 @@ class EtcdCluster {
   void Start(int i) {
     Member& m = members_[i];
     std::string data = absl::StrCat(dir_, "/", m.name);
-    std::string client = "http://" + endpoint(i);
+    std::string client = (tls_.cert.empty() ? "http://" : "https://") + endpoint(i);
     std::string peer = absl::StrCat("http://127.0.0.1:", m.peer_port);
     std::vector<std::string> args{"etcd",
                                   "--name",
@@ -96,6 +101,9 @@ class EtcdCluster {
                                   "zap",
                                   "--log-level",
                                   "warn"};
+    if (!tls_.cert.empty()) {
+      args.insert(args.end(), {"--cert-file", tls_.cert, "--key-file", tls_.key});
+    }
     args.insert(args.end(), extra_.begin(), extra_.end());
     m.process = std::make_unique<Process>(args, absl::StrCat(dir_, "/", m.name, ".log"));
   }
@@ -160,6 +168,10 @@ class EtcdCluster {
     o.username = user;
     o.password = password;
     o.timeout = std::chrono::seconds(3);
+    if (!tls_.ca.empty()) {
+      o.tls = true;
+      o.ca_file = tls_.ca;
+    }
     return *etcd::EtcdClient::Create(o);
   }
 
@@ -195,6 +207,7 @@ class EtcdCluster {
     std::unique_ptr<Process> process;
   };
   std::vector<std::string> extra_;
+  Tls tls_;
   std::string dir_;
   std::string initial_cluster_;
   std::vector<Member> members_;

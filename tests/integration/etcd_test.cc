@@ -200,7 +200,8 @@ TEST_CASE("a SIGKILLed process's key goes when its lease expires and the watch r
   std::printf("etcd: SIGKILLed node (TTL 3 s) reported deleted %.0f ms after the kill\n", Ms(seen));
 }
 
-TEST_CASE("etcd restarted then wiped: the watch resumes and registrations come back by themselves") {
+TEST_CASE(
+    "etcd restarted then wiped: the watch resumes and registrations come back by themselves") {
   auto etcd = Cluster();
   // A long register interval: the plugin's own keeper must bring the node back, not the heartbeat.
   auto g = Greeter("greeter-stays", etcd->endpoints(),
@@ -370,4 +371,42 @@ TEST_CASE("auth enabled: right credentials work, wrong ones get a clear error") 
   REQUIRE(back);
   REQUIRE(from_env->Register(Sample("after-restart")).ok());
   REQUIRE(WaitFor(**w, reg::Action::kCreate, "after-restart"));
+}
+
+TEST_CASE("TLS: with the cluster's CA the registry works, without it the error says why") {
+  // A CA and a server certificate for 127.0.0.1, made here with openssl.
+  std::string dir = micro::testing::EtcdTempDir("/tmp", "etcd-tls");
+  std::string cmd = "cd " + dir +
+                    " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca"
+                    " -keyout ca.key -out ca.pem 2>/dev/null"
+                    " && openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1"
+                    " -keyout server.key -out server.csr 2>/dev/null"
+                    " && printf 'subjectAltName=IP:127.0.0.1' > san.ext"
+                    " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+                    " -days 1 -extfile san.ext -out server.pem 2>/dev/null";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  EtcdCluster::Tls tls{dir + "/ca.pem", dir + "/server.pem", dir + "/server.key"};
+  auto etcd = std::make_unique<EtcdCluster>(1, std::vector<std::string>{}, "/tmp", tls);
+  REQUIRE(etcd->WaitReady());
+
+  auto r = Etcd(etcd->uri() + "?tls=true&ca=" + tls.ca);
+  REQUIRE(r->Register(Sample("over-tls"), reg::RegisterOptions{10s}).ok());
+  CHECK(NodeIds(*r, "etcd.test") == std::set<std::string>{"over-tls"});
+  auto w = r->Watch(reg::WatchOptions{"etcd.test"});
+  REQUIRE(w.ok());
+  Deadline deadline(**w, 60s);
+  REQUIRE(r->Register(Sample("over-tls-2")).ok());
+  REQUIRE(WaitFor(**w, reg::Action::kCreate, "over-tls-2"));
+
+  // Plain text to a TLS member, and TLS without trusting its CA, both fail and say where.
+  auto plain = Etcd(etcd->uri() + "?timeout=1s");
+  auto got = plain->GetService("etcd.test");
+  CHECK(got.status().code() == absl::StatusCode::kUnavailable);
+  CHECK_THAT(std::string(got.status().message()), Catch::Contains(etcd->endpoint(0)));
+  auto untrusted = Etcd(etcd->uri() + "?tls=true&timeout=1s");
+  got = untrusted->GetService("etcd.test");
+  CHECK(got.status().code() == absl::StatusCode::kUnavailable);
+  CHECK_THAT(std::string(got.status().message()), Catch::Contains(etcd->endpoint(0)));
+  etcd.reset();
+  CHECK(std::system(("rm -rf '" + dir + "'").c_str()) == 0);
 }
