@@ -295,7 +295,6 @@ absl::StatusOr<ConsulOptions> ConsulOptionsFrom(const registry::RegistryAddress&
                                        "resync_grace"};
   for (const auto& [key, value] : address.params) {
     const std::string what = absl::StrCat("registry \"", address.uri, "\" parameter ", key);
-    absl::Status bad;
     if (key == "token") {
       o.token = value;
     } else if (key == "dc") {
