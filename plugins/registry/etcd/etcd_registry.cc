@@ -112,7 +112,7 @@ class EtcdRegistry : public registry::Registry {
     std::vector<WatchState::Kv> kvs;
     absl::Status s = RangePrefix(*client_, ServicePrefix(name), &kvs, nullptr);
     if (!s.ok()) return s;
-    std::vector<registry::Service> out = Group(kvs, true);
+    std::vector<registry::Service> out = Group(kvs);
     if (out.empty()) return registry::ServiceNotFoundError(name);
     return out;
   }
@@ -121,7 +121,7 @@ class EtcdRegistry : public registry::Registry {
     std::vector<WatchState::Kv> kvs;
     absl::Status s = RangePrefix(*client_, std::string(kPrefix), &kvs, nullptr);
     if (!s.ok()) return s;
-    return Group(kvs, true);
+    return Group(kvs);
   }
 
   absl::StatusOr<std::unique_ptr<registry::Watcher>> Watch(
@@ -134,7 +134,7 @@ class EtcdRegistry : public registry::Registry {
  private:
   // Decoded values grouped into one Service per name and version; bad values
   // are skipped with one warning per key for the registry's lifetime.
-  std::vector<registry::Service> Group(const std::vector<WatchState::Kv>& kvs, bool with_nodes) {
+  std::vector<registry::Service> Group(const std::vector<WatchState::Kv>& kvs) {
     std::map<std::pair<std::string, std::string>, registry::Service> by_version;
     for (const WatchState::Kv& kv : kvs) {
       absl::StatusOr<registry::Service> s = DecodeNode(kv.key, kv.value);
@@ -147,7 +147,7 @@ class EtcdRegistry : public registry::Registry {
         it->second = *s;
         it->second.nodes.clear();
       }
-      if (with_nodes) it->second.nodes.push_back(std::move(s->nodes[0]));
+      it->second.nodes.push_back(std::move(s->nodes[0]));
     }
     std::vector<registry::Service> out;
     out.reserve(by_version.size());
