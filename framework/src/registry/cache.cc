@@ -23,6 +23,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "core/retry.h"
 #include "registry/snapshot.h"
 
 namespace micro::registry {
@@ -52,12 +53,6 @@ struct Slot {
 absl::flat_hash_map<std::uint64_t, absl::flat_hash_map<std::string, Slot>>& ThreadSlots() {
   thread_local absl::flat_hash_map<std::uint64_t, absl::flat_hash_map<std::string, Slot>> slots;
   return slots;
-}
-
-Duration Jittered(Duration d) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  auto half = d.count() / 2;
-  return Duration(half + static_cast<Duration::rep>(rng() % static_cast<std::uint64_t>(half + 1)));
 }
 
 }  // namespace
@@ -191,7 +186,7 @@ class Cache::Impl {
       e->error = absl::Status(found.status().code(),
                               absl::StrCat(registry_->String(), ": ", found.status().message()));
       e->backoff = std::clamp<Duration>(e->backoff * 2, options_.backoff_min, options_.backoff_max);
-      e->retry_at = now + Jittered(e->backoff);
+      e->retry_at = now + micro::internal::Jittered(e->backoff);
     }
     e->pending.clear();
     Changed();
@@ -290,7 +285,9 @@ class Cache::Impl {
       if (!Publish(nullptr)) return;
       w.reset();
       std::unique_lock<std::mutex> lock(watch_mu_);
-      if (watch_cv_.wait_for(lock, Jittered(backoff), [this] { return stopping_; })) return;
+      if (watch_cv_.wait_for(lock, micro::internal::Jittered(backoff),
+                             [this] { return stopping_; }))
+        return;
       backoff = std::min<Duration>(backoff * 2, options_.backoff_max);
     }
   }

@@ -15,6 +15,7 @@
 #include "codec.h"
 #include "consul_watch.h"
 #include "core/query.h"
+#include "core/retry.h"
 #include "http_client.h"
 #include "micro/log.h"
 
@@ -206,8 +207,7 @@ class ConsulRegistry : public registry::Registry {
 
   void WarnOnce(const std::string& message) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (warned_.size() > 1000) warned_.clear();
-    if (warned_.insert(message).second) log::Warn(message);
+    if (warned_.First(message)) log::Warn(message);
   }
 
   const ConsulOptions options_;
@@ -217,7 +217,7 @@ class ConsulRegistry : public registry::Registry {
   std::string uri_;
   std::mutex mu_;
   std::map<std::string, std::string> registered_;  // node id -> body the agent accepted
-  std::set<std::string> warned_;
+  internal::Reported warned_;
 };
 
 }  // namespace

@@ -5,13 +5,13 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <random>
 #include <set>
 #include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "codec.h"
+#include "core/retry.h"
 #include "micro/log.h"
 #include "registry/queue_watcher.h"
 
@@ -81,24 +81,6 @@ struct Shared {
     cv.wait_until(lock, until, [&] { return stopped; });
     return !stopped;
   }
-};
-
-milliseconds Backoff(int failures) {
-  static thread_local std::mt19937 rng(std::random_device{}());
-  long long base = std::min<long long>(5000, 100LL << std::min(failures, 6));
-  return milliseconds(base / 2 + std::uniform_int_distribution<long long>(0, base / 2)(rng));
-}
-
-// Logs each distinct message once per loop (a bad node is met on every answer).
-class OnceLog {
- public:
-  void Warn(const std::string& m) {
-    if (seen_.size() > 1000) seen_.clear();
-    if (seen_.insert(m).second) log::Warn(m);
-  }
-
- private:
-  std::set<std::string> seen_;
 };
 
 bool SameNode(const HealthNode& a, const HealthNode& b) {
@@ -175,7 +157,7 @@ class ServiceLoop {
         }
         resync = true;
         ExpirePending();
-        if (!shared_->SleepUntil(Clock::now() + Backoff(failures))) break;
+        if (!shared_->SleepUntil(Clock::now() + internal::RetryBackoff(failures))) break;
         continue;
       }
       if (failures > 0) log::Info(absl::StrCat("consul watch of \"", name_, "\" is back"));
@@ -183,7 +165,8 @@ class ServiceLoop {
       changed = new_index != index;
       index = new_index;
       for (const std::string& why : answer->skipped) {
-        once_.Warn(absl::StrCat("consul: service \"", name_, "\": skipped ", why));
+        std::string m = absl::StrCat("consul: service \"", name_, "\": skipped ", why);
+        if (reported_.First(m)) log::Warn(m);
       }
       Diff(answer->nodes, resync);
       ExpirePending();
@@ -264,7 +247,7 @@ class ServiceLoop {
   const std::string name_;
   consul::Cancel cancel_;
   std::thread thread_;
-  OnceLog once_;
+  internal::Reported reported_;
   // Loop thread only:
   std::map<std::string, HealthNode> known_;
   std::map<std::string, std::pair<HealthNode, Clock::time_point>> pending_;
@@ -346,7 +329,7 @@ class ConsulWatcher : public registry::Watcher {
         if (failures++ == 0) {
           log::Warn(absl::StrCat("consul watch of the catalog: ", failure.message(), "; retrying"));
         }
-        if (!shared_->SleepUntil(Clock::now() + Backoff(failures))) break;
+        if (!shared_->SleepUntil(Clock::now() + internal::RetryBackoff(failures))) break;
         continue;
       }
       if (failures > 0) log::Info("consul watch of the catalog is back");

@@ -20,9 +20,6 @@ registry::Result Event(registry::Action action, registry::Service service) {
   return r;
 }
 
-// At most this many keys are remembered as already warned about.
-constexpr std::size_t kMaxBadKeys = 10000;
-
 }  // namespace
 
 std::string NodeKey(absl::string_view service, absl::string_view node_id) {
@@ -88,13 +85,12 @@ WatchState::WatchState(Warn warn) : warn_(std::move(warn)) {}
 bool WatchState::Decode(const Kv& kv, Entry* entry) {
   absl::StatusOr<registry::Service> s = DecodeNode(kv.key, kv.value);
   if (!s.ok()) {
-    if (bad_.size() >= kMaxBadKeys) bad_.clear();
-    if (bad_.insert(kv.key).second && warn_) {
+    if (bad_.First(kv.key) && warn_) {
       warn_(absl::StrCat("etcd: skipping ", s.status().message()));
     }
     return false;
   }
-  bad_.erase(kv.key);
+  bad_.Forget(kv.key);
   entry->value = kv.value;
   entry->service = std::move(*s);
   return true;
@@ -123,7 +119,7 @@ std::vector<registry::Result> WatchState::Put(const Kv& kv) {
 
 std::vector<registry::Result> WatchState::Delete(absl::string_view key) {
   std::vector<registry::Result> out;
-  bad_.erase(std::string(key));
+  bad_.Forget(std::string(key));
   auto it = known_.find(std::string(key));
   if (it == known_.end()) return out;
   out.push_back(Event(registry::Action::kDelete, std::move(it->second.service)));

@@ -8,12 +8,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/retry.h"
 #include "micro/registry/service.h"
 #include "micro/registry/watcher.h"
 
@@ -69,7 +69,7 @@ class WatchState {
 
   Warn warn_;
   std::map<std::string, Entry> known_;
-  std::set<std::string> bad_;  // keys already warned about
+  internal::Reported bad_{10000};  // keys already warned about
 };
 
 }  // namespace micro::etcd

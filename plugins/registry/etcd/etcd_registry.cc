@@ -5,12 +5,12 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
-#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/query.h"
+#include "core/retry.h"
 #include "etcd_client.h"
 #include "etcd_codec.h"
 #include "etcd_watch.h"
@@ -157,8 +157,7 @@ class EtcdRegistry : public registry::Registry {
 
   void WarnOnce(const std::string& key, const std::string& message) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (bad_keys_.size() > 10000) bad_keys_.clear();
-    if (bad_keys_.insert(key).second) log::Warn(absl::StrCat("etcd: skipping ", message));
+    if (bad_keys_.First(key)) log::Warn(absl::StrCat("etcd: skipping ", message));
   }
 
   absl::StatusOr<std::pair<int64_t, int64_t>> Grant(int64_t ttl_s) {
@@ -334,7 +333,8 @@ class EtcdRegistry : public registry::Registry {
         continue;
       }
       if (!stream) {
-        if (failures > 0 && cv_.wait_for(lock, Backoff(failures), [&] { return stop_; })) {
+        if (failures > 0 &&
+            cv_.wait_for(lock, internal::RetryBackoff(failures), [&] { return stop_; })) {
           break;
         }
         lock.unlock();
@@ -408,7 +408,9 @@ class EtcdRegistry : public registry::Registry {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = leases_.find(res.id());
       if (it == leases_.end()) continue;
-      NodeReg& n = nodes_[it->second];
+      auto node = nodes_.find(it->second);
+      if (node == nodes_.end()) continue;
+      NodeReg& n = node->second;
       if (res.ttl() <= 0) {
         log::Info(absl::StrCat("etcd: the lease of ", it->second,
                                " expired; registering it again with a new lease"));
@@ -451,11 +453,7 @@ class EtcdRegistry : public registry::Registry {
     NodeReg& n = it->second;
     if (n.failures++ == 0)
       log::Warn(absl::StrCat("etcd: registering ", key, " again: ", s.message()));
-    n.retry = Clock::now() + Backoff(n.failures);
-  }
-
-  static milliseconds Backoff(int failures) {
-    return milliseconds(std::min<long long>(5000, 100LL << std::min(failures, 6)));
+    n.retry = Clock::now() + internal::RetryBackoff(n.failures);
   }
 
   const std::shared_ptr<EtcdClient> client_;
@@ -464,7 +462,7 @@ class EtcdRegistry : public registry::Registry {
   std::condition_variable cv_;
   std::map<std::string, NodeReg> nodes_;   // guarded by mu_, by key
   std::map<int64_t, std::string> leases_;  // guarded by mu_: live lease -> key
-  std::set<std::string> bad_keys_;         // guarded by mu_
+  internal::Reported bad_keys_{10000};     // guarded by mu_
   bool stream_broken_ = false;             // guarded by mu_
   bool reader_done_ = false;               // guarded by mu_: Read() returned false
   bool stream_answered_ = false;           // guarded by mu_: the new stream works

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
-#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "core/retry.h"
 #include "etcd_codec.h"
 #include "micro/log.h"
 #include "registry/queue_watcher.h"
@@ -37,12 +37,6 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr std::size_t kMaxQueued = 10000;
-
-milliseconds Backoff(int failures) {
-  static thread_local std::mt19937 rng(std::random_device{}());
-  long long base = std::min<long long>(5000, 100LL << std::min(failures, 6));
-  return milliseconds(base / 2 + std::uniform_int_distribution<long long>(0, base / 2)(rng));
-}
 
 class EtcdWatcher : public registry::Watcher {
  public:
@@ -116,7 +110,7 @@ class EtcdWatcher : public registry::Watcher {
         if (!s.ok()) {
           failures++;
           if (failures == 1) log::Warn(absl::StrCat("etcd watch on ", prefix_, ": ", s.message()));
-          if (!Sleep(Backoff(failures))) return;
+          if (!Sleep(internal::RetryBackoff(failures))) return;
           continue;
         }
         resync = false;
@@ -137,7 +131,7 @@ class EtcdWatcher : public registry::Watcher {
         log::Warn(absl::StrCat("etcd watch on ", prefix_, " lost its stream (",
                                status.error_message(), "); resuming after revision ", revision_));
       }
-      if (!Sleep(Backoff(failures))) return;
+      if (!Sleep(internal::RetryBackoff(failures))) return;
     }
   }
 
