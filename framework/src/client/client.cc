@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "client/h2_transport.h"
 #include "client/pool.h"
 #include "core/wire.h"
 #include "micro/errors.h"
@@ -33,9 +35,10 @@ std::chrono::milliseconds GoMicroBackoff(int attempt) {
 
 bool LegalKey(absl::string_view k) {
   if (k.empty() || k.front() == ':' || absl::StartsWith(k, "grpc-")) return false;
-  static const char* kReserved[] = {
-      "content-type",      "te",         "host",    "connection",    "user-agent", "content-length",
-      "transfer-encoding", "keep-alive", "upgrade", "x-content-type"};
+  static const char* kReserved[] = {"content-type",      "te",         "host",
+                                    "connection",        "user-agent", "content-length",
+                                    "transfer-encoding", "keep-alive", "upgrade",
+                                    "x-content-type",    "timeout"};
   for (const char* r : kReserved) {
     if (k == r) return false;
   }
@@ -51,6 +54,27 @@ bool LegalValue(absl::string_view v) {
     if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) return false;
   }
   return true;
+}
+
+using Metadata = std::vector<std::pair<std::string, std::string>>;
+
+// The call's metadata as it goes on the wire: legal keys lower-cased, the caller's content type
+// as go-micro's x-content-type. The time left goes with each attempt (see Attempt).
+Metadata WireMetadata(const CallOptions& opts, const std::string& content_type) {
+  Metadata md;
+  md.reserve(opts.metadata.size() + 2);
+  for (const auto& [k, v] : opts.metadata) {
+    std::string key = absl::AsciiStrToLower(k);
+    if (LegalKey(key) && LegalValue(v)) md.emplace_back(std::move(key), v);
+  }
+  md.emplace_back("x-content-type", content_type);
+  return md;
+}
+
+// go-micro's `timeout` metadata: the time left, in nanoseconds.
+std::string TimeoutNanos(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
+  return std::to_string(std::max<long long>(left.count(), 1));
 }
 
 // A selector error as a go-micro error (404 not found, 503 none available, else 500).
@@ -100,37 +124,44 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     return chain_(r, in, out);
   }
 
-  // One asynchronous call with its retries; owns what the attempts need.
+  // One asynchronous call with its retries; owns what the attempts need. A protobuf call goes
+  // through gRPC C++ (`request`/`response`); a JSON call through the HTTP/2 transport
+  // (`text`/`answer`), which writes `content-type: application/grpc+json` as go-micro needs.
   struct Async {
     std::shared_ptr<Impl> impl;
-    std::string service, endpoint, path, content_type;
+    std::string service, endpoint, path;
     CallOptions opts;
+    Metadata metadata;
+    bool json = false;
     grpc::ByteBuffer request, response;
+    std::string text, answer;
     std::optional<selector::Next> next;
     Clock::time_point deadline;
     int attempt = 0, retries = 0;
     std::string failed_node;
     std::unique_ptr<grpc::ClientContext> ctx;
-    std::function<void(absl::StatusOr<grpc::ByteBuffer*>)> done;
+    std::function<void(absl::Status, Async*)> done;
   };
 
-  void StartAsync(std::string service, std::string endpoint, grpc::ByteBuffer request,
-                  const CallOptions& opts, std::string content_type,
-                  std::function<void(absl::StatusOr<grpc::ByteBuffer*>)> done) {
+  std::shared_ptr<Async> NewAsync(absl::string_view service, absl::string_view endpoint,
+                                  const CallOptions& opts, internal::Codec codec) {
     auto call = std::make_shared<Async>();
     call->impl = shared_from_this();
     call->path = internal::PathFor(service, endpoint);
-    call->service = std::move(service);
-    call->endpoint = std::move(endpoint);
-    call->content_type = std::move(content_type);
+    call->service = std::string(service);
+    call->endpoint = std::string(endpoint);
     call->opts = opts;
-    call->request = std::move(request);
+    call->json = codec == internal::Codec::kJson;
+    call->metadata = WireMetadata(opts, ContentType(opts));
     call->deadline = Clock::now() + Timeout(opts);
     call->retries = opts.retries >= 0 ? opts.retries : options_.retries;
-    call->done = std::move(done);
-    auto next = selector_.Select(call->service, {opts.filters});
+    return call;
+  }
+
+  void StartAsync(std::shared_ptr<Async> call) {
+    auto next = selector_.Select(call->service, {call->opts.filters});
     if (!next.ok()) {
-      call->done(SelectError(call->service, next.status()));
+      call->done(SelectError(call->service, next.status()), call.get());
       return;
     }
     call->next.emplace(std::move(*next));
@@ -152,10 +183,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   // Unavailable: no connection, or the node refused. Cancelled: this client
   // never cancels its calls, so it comes from the server side (a stream reset
-  // while that server shut down). Both mean "try another node".
+  // while that server shut down). A node that cannot serve this call (no such
+  // method, or a body it cannot decode) may have a peer that can. All mean
+  // "try another node".
   bool Retryable(const grpc::Status& s) const {
     return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
-           s.error_code() == grpc::StatusCode::CANCELLED ||
+           s.error_code() == grpc::StatusCode::CANCELLED || internal::NodeCannotServe(s) ||
            (options_.retry_on_timeout && s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
   }
 
@@ -167,16 +200,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     return *node;
   }
 
-  void Prepare(grpc::ClientContext* ctx, const CallOptions& opts, const std::string& content_type,
-               Clock::time_point deadline) {
+  void Prepare(grpc::ClientContext* ctx, const Metadata& md, Clock::time_point deadline) {
     ctx->set_deadline(
         std::chrono::system_clock::now() +
         std::chrono::duration_cast<std::chrono::system_clock::duration>(deadline - Clock::now()));
-    for (const auto& [k, v] : opts.metadata) {
-      std::string key = absl::AsciiStrToLower(k);
-      if (LegalKey(key) && LegalValue(v)) ctx->AddMetadata(key, v);
-    }
-    ctx->AddMetadata("x-content-type", content_type);
+    for (const auto& [k, v] : md) ctx->AddMetadata(k, v);
+    ctx->AddMetadata("timeout", TimeoutNanos(deadline));
   }
 
   absl::Status Invoke(const Request& r, const pb::Message& in, pb::Message* out) {
@@ -184,6 +213,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     std::string content_type = ContentType(opts);
     internal::Codec codec;
     if (absl::Status s = internal::CodecFor(content_type, &codec); !s.ok()) return s;
+    if (codec == internal::Codec::kJson) return InvokeJson(r, in, out);
     grpc::ByteBuffer request;
     if (absl::Status s = internal::Encode(in, codec, &request); !s.ok()) return s;
     auto next = selector_.Select(r.service, {opts.filters});
@@ -192,6 +222,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     std::string path = internal::PathFor(r.service, r.endpoint);
     Clock::time_point deadline = Clock::now() + Timeout(opts);
     int retries = opts.retries >= 0 ? opts.retries : options_.retries;
+    Metadata md = WireMetadata(opts, content_type);
     absl::Status last;
     std::string failed;
     for (int attempt = 0; attempt <= retries; ++attempt) {
@@ -203,7 +234,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       const registry::Node& node = Pick(*next, failed);
       auto conn = pool_.Get(node.address);
       grpc::ClientContext ctx;
-      Prepare(&ctx, opts, content_type, deadline);
+      Prepare(&ctx, md, deadline);
       grpc::ByteBuffer response;
       grpc::Status st = grpc::internal::BlockingUnaryCall(
           conn->channel.get(),
@@ -224,12 +255,40 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     return last;
   }
 
+  // A synchronous JSON call: the asynchronous one, waited for.
+  absl::Status InvokeJson(const Request& r, const pb::Message& in, pb::Message* out) {
+    auto call = NewAsync(r.service, r.endpoint, *r.options, internal::Codec::kJson);
+    if (absl::Status s = internal::EncodeJson(in, &call->text); !s.ok()) return s;
+    std::promise<absl::Status> result;
+    call->done = [&result, out](absl::Status s, Async* c) {
+      result.set_value(s.ok() ? internal::DecodeJson(c->answer, out) : s);
+    };
+    auto f = result.get_future();
+    StartAsync(std::move(call));
+    return f.get();
+  }
+
   void Attempt(std::shared_ptr<Async> call) {
     const registry::Node& node = Pick(*call->next, call->failed_node);
+    registry::Node picked = node;
+    if (call->json) {
+      internal::H2Call h;
+      h.address = node.address;
+      h.path = call->path;
+      h.content_type = internal::kContentTypeJson;
+      h.metadata = call->metadata;
+      h.metadata.emplace_back("timeout", TimeoutNanos(call->deadline));
+      h.message = call->text;
+      h.deadline = call->deadline;
+      h2_.Call(std::move(h), [this, call, picked](const grpc::Status& st, std::string answer) {
+        call->answer = std::move(answer);
+        Finished(call, picked, st);
+      });
+      return;
+    }
     auto conn = pool_.Get(node.address);
     call->ctx = std::make_unique<grpc::ClientContext>();
-    Prepare(call->ctx.get(), call->opts, call->content_type, call->deadline);
-    registry::Node picked = node;
+    Prepare(call->ctx.get(), call->metadata, call->deadline);
     conn->stub.UnaryCall(
         call->ctx.get(), call->path, grpc::StubOptions(), &call->request, &call->response,
         [this, call, picked, conn](grpc::Status st) { Finished(call, picked, st); });
@@ -238,13 +297,13 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   void Finished(std::shared_ptr<Async> call, const registry::Node& node, const grpc::Status& st) {
     if (st.ok()) {
       selector_.Mark(call->service, node, absl::OkStatus());
-      call->done(&call->response);
+      call->done(absl::OkStatus(), call.get());
       return;
     }
     absl::Status err = internal::FromGrpcStatus(st);
     if (!Retryable(st) || call->attempt >= call->retries) {
       selector_.Mark(call->service, node, Retryable(st) ? err : absl::OkStatus());
-      call->done(err);
+      call->done(err, call.get());
       return;
     }
     selector_.Mark(call->service, node, err);
@@ -255,7 +314,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
                               "; retry ", call->attempt, " in ", wait.count(), " ms"));
     }
     if (Clock::now() + wait >= call->deadline) {
-      call->done(err);
+      call->done(err, call.get());
       return;
     }
     After(wait, [this, call] { Attempt(call); });
@@ -292,6 +351,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   ClientOptions options_;
   selector::Selector selector_;
   internal::ChannelPool pool_;
+  internal::H2Transport h2_{options_.pool_ttl};
   CallFn chain_;
 
   std::mutex timer_mu_;
@@ -313,34 +373,52 @@ absl::Status Client::Call(absl::string_view service, absl::string_view endpoint,
 void Client::CallAsync(absl::string_view service, absl::string_view endpoint,
                        const pb::Message& request, pb::Message* response,
                        std::function<void(absl::Status)> done, const CallOptions& options) {
-  std::string content_type = impl_->ContentType(options);
   internal::Codec codec;
-  grpc::ByteBuffer bytes;
-  absl::Status s = internal::CodecFor(content_type, &codec);
-  if (s.ok()) s = internal::Encode(request, codec, &bytes);
+  absl::Status s = internal::CodecFor(impl_->ContentType(options), &codec);
+  std::shared_ptr<Impl::Async> call;
+  if (s.ok()) {
+    call = impl_->NewAsync(service, endpoint, options, codec);
+    s = call->json ? internal::EncodeJson(request, &call->text)
+                   : internal::Encode(request, codec, &call->request);
+  }
   if (!s.ok()) {
     done(s);
     return;
   }
-  impl_->StartAsync(std::string(service), std::string(endpoint), std::move(bytes), options,
-                    content_type,
-                    [response, codec, done = std::move(done)](absl::StatusOr<grpc::ByteBuffer*> r) {
-                      done(r.ok() ? internal::Decode(*r, codec, response) : r.status());
-                    });
+  call->done = [response, done = std::move(done)](absl::Status s, Impl::Async* c) {
+    if (s.ok()) {
+      s = c->json ? internal::DecodeJson(c->answer, response)
+                  : internal::Decode(&c->response, internal::Codec::kProto, response);
+    }
+    done(s);
+  };
+  impl_->StartAsync(std::move(call));
 }
 
 void Client::CallRawAsync(absl::string_view service, absl::string_view endpoint, std::string body,
                           std::function<void(absl::StatusOr<std::string>)> done,
                           const CallOptions& options) {
-  std::string content_type = impl_->ContentType(options);
-  impl_->StartAsync(std::string(service), std::string(endpoint), internal::BytesOf(body), options,
-                    content_type, [done = std::move(done)](absl::StatusOr<grpc::ByteBuffer*> r) {
-                      if (!r.ok()) {
-                        done(r.status());
-                      } else {
-                        done(internal::StringOf(**r));
-                      }
-                    });
+  internal::Codec codec;
+  if (absl::Status s = internal::CodecFor(impl_->ContentType(options), &codec); !s.ok()) {
+    done(s);
+    return;
+  }
+  auto call = impl_->NewAsync(service, endpoint, options, codec);
+  if (call->json) {
+    call->text = std::move(body);
+  } else {
+    call->request = internal::BytesOf(body);
+  }
+  call->done = [done = std::move(done)](absl::Status s, Impl::Async* c) {
+    if (!s.ok()) {
+      done(s);
+    } else if (c->json) {
+      done(std::move(c->answer));
+    } else {
+      done(internal::StringOf(c->response));
+    }
+  };
+  impl_->StartAsync(std::move(call));
 }
 
 selector::Selector& Client::selector() { return impl_->selector(); }

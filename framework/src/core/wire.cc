@@ -6,6 +6,7 @@
 #include <grpcpp/impl/codegen/proto_utils.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "micro/errors.h"
 
@@ -107,13 +108,29 @@ absl::Status Encode(const pb::Message& m, Codec codec, grpc::ByteBuffer* out) {
     return absl::OkStatus();
   }
   std::string json;
+  if (absl::Status s = EncodeJson(m, &json); !s.ok()) return s;
+  *out = BytesOf(json);
+  return absl::OkStatus();
+}
+
+absl::Status EncodeJson(const pb::Message& m, std::string* out) {
   pb::util::JsonPrintOptions opts;
-  auto st = pb::util::MessageToJsonString(m, &json, opts);
+  auto st = pb::util::MessageToJsonString(m, out, opts);
   if (!st.ok()) {
     return absl::InternalError(
         absl::StrCat("encode ", m.GetTypeName(), " as JSON: ", st.message().as_string()));
   }
-  *out = BytesOf(json);
+  return absl::OkStatus();
+}
+
+absl::Status DecodeJson(absl::string_view json, pb::Message* m) {
+  pb::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;
+  auto st = pb::util::JsonStringToMessage(pb::StringPiece(json.data(), json.size()), m, opts);
+  if (!st.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed JSON for ", m->GetTypeName(), ": ", st.message().as_string()));
+  }
   return absl::OkStatus();
 }
 
@@ -126,15 +143,7 @@ absl::Status Decode(grpc::ByteBuffer* in, Codec codec, pb::Message* m) {
     }
     return absl::OkStatus();
   }
-  std::string json = StringOf(*in);
-  pb::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = true;
-  auto st = pb::util::JsonStringToMessage(json, m, opts);
-  if (!st.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("malformed JSON for ", m->GetTypeName(), ": ", st.message().as_string()));
-  }
-  return absl::OkStatus();
+  return DecodeJson(StringOf(*in), m);
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status, absl::string_view service) {
@@ -158,6 +167,24 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   carried.ForEachPayload(
       [&](absl::string_view url, const absl::Cord& p) { out.SetPayload(url, p); });
   return out;
+}
+
+bool NodeCannotServe(const grpc::Status& status) {
+  const std::string m = status.error_message();  // returned by value
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNIMPLEMENTED: {
+      Error e;
+      return !e.ParseJson(m);  // the node's gRPC server, not a handler, knows no such method
+    }
+    case grpc::StatusCode::INTERNAL:
+    case grpc::StatusCode::UNKNOWN:
+      // grpc-go could not decode the body by its content type; go-micro has no codec for it.
+      return absl::StrContains(m, "failed to unmarshal") ||
+             absl::StrContains(m, "error unmarshalling") ||
+             absl::StrContains(m, "Unsupported Content-Type");
+    default:
+      return false;
+  }
 }
 
 bool EndpointFromPath(absl::string_view path, std::string* endpoint) {

@@ -25,6 +25,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/net.h"
 #include "core/thread_pool.h"
@@ -299,6 +300,17 @@ class Server::Impl {
           std::string(v.data(), v.size());
     }
     ctx.deadline = call.deadline();
+    if (ctx.deadline == std::chrono::system_clock::time_point::max()) {
+      // No gRPC deadline: go-micro's `timeout` metadata (nanoseconds), as its server reads it.
+      auto t = ctx.metadata.find("timeout");
+      int64_t ns = 0;
+      if (t != ctx.metadata.end() && absl::SimpleAtoi(t->second, &ns) && ns > 0) {
+        ns = std::min<int64_t>(ns, int64_t{30} * 24 * 3600 * 1000000000);  // at most 30 days
+        ctx.deadline = std::chrono::system_clock::now() +
+                       std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                           std::chrono::nanoseconds(ns));
+      }
+    }
     auto ct = ctx.metadata.find("x-content-type");
     ctx.content_type = ct == ctx.metadata.end() ? internal::kContentTypeProto : ct->second;
     Codec codec;

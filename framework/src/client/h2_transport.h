@@ -1,0 +1,62 @@
+// Internal: unary gRPC calls over our own HTTP/2 client (libnghttp2 on Boost.Asio), for calls whose
+// body is not protobuf.
+//
+// Why it exists: a go-micro gRPC server picks the codec from the HTTP/2 `content-type` header and
+// grpc-go decodes the body by it, so a JSON body must travel as `content-type:
+// application/grpc+json`. gRPC C++ 1.51 always writes `application/grpc`, whatever the caller
+// asks for. This transport writes the content type it is given, speaks gRPC's framing,
+// `grpc-timeout`, trailers and statuses, and keeps one multiplexed connection per address (idle
+// ones close after `idle_ttl`). Protobuf calls keep using gRPC C++ channels.
+//
+// Thread-safe. Call never blocks: `done` runs on the transport's own thread, exactly once, and
+// must not block long. Destroying the transport ends the calls still open with CANCELLED.
+#pragma once
+
+#include <grpcpp/support/status.h>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace micro::internal {
+
+struct H2Call {
+  std::string address;       // host:port of the node
+  std::string path;          // "/helloworld.Greeter/Hello"
+  std::string content_type;  // written as the HTTP/2 content-type, e.g. "application/grpc+json"
+  std::vector<std::pair<std::string, std::string>> metadata;  // lower-case keys, legal values
+  std::string message;                                        // the request, unframed
+  std::chrono::steady_clock::time_point deadline;
+  std::size_t max_response = 4 << 20;  // gRPC's default receive limit
+};
+
+class H2Transport {
+ public:
+  using Done = std::function<void(const grpc::Status& status, std::string message)>;
+
+  explicit H2Transport(std::chrono::milliseconds idle_ttl);
+  ~H2Transport();
+  H2Transport(const H2Transport&) = delete;
+  H2Transport& operator=(const H2Transport&) = delete;
+
+  void Call(H2Call call, Done done);
+  // Open connections (for tests); blocks until the transport's thread answers.
+  std::size_t connections();
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+  std::thread thread_;
+};
+
+// Decodes gRPC's "grpc-message" (percent-encoded bytes outside 0x20-0x7e and '%'); a malformed
+// escape is kept as it is.
+std::string PercentDecode(const std::string& s);
+
+}  // namespace micro::internal
