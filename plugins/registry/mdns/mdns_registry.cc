@@ -462,13 +462,17 @@ class MdnsRegistry : public registry::Registry {
     return {ptr, srv, txt, a};
   }
 
-  // Nodes found by a lookup join what watchers know (without an event: the
-  // caller has them already), so their goodbye or lapse later is reported.
+  // Nodes found by a lookup join what watchers know, so their goodbye or lapse
+  // later is reported. A node no watcher knew yet is reported as created: a
+  // lookup answered before the node's own announcement arrived must not hide
+  // the node from watchers (who upsert creates, so a repeat is harmless).
   void Remember(const std::vector<Found>& found) {
     std::lock_guard<std::mutex> l(mu_);
     for (const Found& f : found) {
       if (!seen_.count(f.key)) {
-        seen_.emplace(f.key, Seen{ServiceOf(f), Clock::now() + std::chrono::seconds(f.ttl)});
+        registry::Service s = ServiceOf(f);
+        Publish({registry::Action::kCreate, s});
+        seen_.emplace(f.key, Seen{std::move(s), Clock::now() + std::chrono::seconds(f.ttl)});
       }
     }
   }
