@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -64,6 +65,18 @@ class Process {
   int status_ = 0;
   bool reaped_ = false;
 };
+
+// Runs `command` with the shell and returns what it printed on stdout.
+inline std::string RunOutput(const std::string& command) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
 
 // A loopback port that was free a moment ago.
 inline int FreePort() {

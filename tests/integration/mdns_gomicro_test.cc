@@ -13,21 +13,7 @@ namespace reg = micro::registry;
 using micro::testing::Eventually;
 using micro::testing::Process;
 
-namespace {
-
-// Runs `command` and returns what it printed.
-std::string Output(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
-
-}  // namespace
+using micro::testing::RunOutput;
 
 TEST_CASE("a go-micro node and micro-cpp processes find each other over mDNS") {
   REQUIRE(micro::testing::InPrivateNetwork());
@@ -58,14 +44,14 @@ TEST_CASE("a go-micro node and micro-cpp processes find each other over mDNS") {
                    "--server_id", "cpp-node-1"});
   std::string seen;
   CHECK(Eventually([&] {
-    seen = Output(std::string(GOPEER_BIN) + " lookup helloworld 2>&1");
+    seen = RunOutput(std::string(GOPEER_BIN) + " lookup helloworld 2>&1");
     return seen.find("cpp-node-1") != std::string::npos;
   }));
   INFO(seen);
   CHECK(seen.find("\"name\":\"Greeter.Hello\"") != std::string::npos);
   CHECK(seen.find("\"protocol\":\"grpc\"") != std::string::npos);
   CHECK(Eventually([&] {
-    return Output(std::string(GOPEER_BIN) + " list").find("helloworld") != std::string::npos;
+    return RunOutput(std::string(GOPEER_BIN) + " list").find("helloworld") != std::string::npos;
   }));
 
   // go-micro's goodbye reaches micro-cpp's watch.

@@ -1,0 +1,391 @@
+// micro-cpp and real go-micro nodes (v4 with its gRPC and registry plugins, v5 with its own) in one
+// fleet, on a real Consul agent, a real etcd member and real multicast mDNS. The Go side is
+// tests/interop/gomicro (peer4, peer5). Each case runs in a network namespace of its own
+// (netns-run.sh); its name says the registry and go-micro version, e.g. "go-micro v5 on etcd".
+//
+// What each case checks, in both directions: discovery (nodes, metadata, endpoints), watches
+// (create and delete), proto and JSON calls with go-micro errors and deadlines, the api-gateway
+// in front of a Go node (path route and /rpc) and of a mixed fleet under one name, and that a
+// SIGKILLed node of either language leaves both sides' view within its TTL.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "consul_agent.h"
+#include "etcd_cluster.h"
+#include "greeter.pb.h"
+#include "http_util.h"
+#include "micro/client/client.h"
+#include "micro/errors.h"
+#include "micro/plugins/builtin.h"
+#include "micro/registry/plugin.h"
+#include "process.h"
+#include "test_util.h"
+
+namespace reg = micro::registry;
+using micro::testing::Eventually;
+using micro::testing::Process;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kTtlSeconds = 3;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// The registry of one case, as each side names it.
+struct Fleet {
+  std::string kind;  // consul, etcd, mdns
+  std::string address;
+  std::string uri() const { return kind == "mdns" ? "mdns" : kind + "://" + address; }
+  std::vector<std::string> GoFlags() const {
+    return {"-registry", kind, "-registry_address", address};
+  }
+};
+
+// A go-micro node serving helloworld.Greeter until it is signalled. go-micro registers it as
+// "<name>-<id>".
+class GoNode {
+ public:
+  GoNode(const std::string& peer, const Fleet& fleet, const std::string& name,
+         const std::string& id, const std::string& dir)
+      : log_(dir + "/" + id + ".log") {
+    std::vector<std::string> argv{peer, "serve"};
+    for (auto& f : fleet.GoFlags()) argv.push_back(f);
+    for (auto& f : {std::string("-name"), name, std::string("-id"), id, std::string("-ttl"),
+                    absl::StrCat(kTtlSeconds, "s"), std::string("-interval"), std::string("1s")})
+      argv.push_back(f);
+    process_ = std::make_unique<Process>(argv, log_);
+    INFO(Slurp(log_));
+    REQUIRE(Eventually([&] { return absl::StrContains(Slurp(log_), "ready"); }));
+  }
+  Process& process() { return *process_; }
+  // The calls it has served (it prints "served N" after each).
+  int Served() {
+    std::string log = Slurp(log_);
+    auto at = log.rfind("served ");
+    int n = -1;
+    if (at != std::string::npos)
+      (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(log.substr(at + 7)), &n);
+    return n;
+  }
+
+ private:
+  std::string log_;
+  std::unique_ptr<Process> process_;
+};
+
+// A micro-cpp greeter process.
+std::unique_ptr<Process> CppNode(const Fleet& fleet, const std::string& name, const std::string& id,
+                                 const std::string& dir) {
+  return std::make_unique<Process>(
+      std::vector<std::string>{GREETER_BIN, "--registry", fleet.uri(), "--server_name", name,
+                               "--server_id", id, "--server_address", "127.0.0.1:0",
+                               "--register_ttl", std::to_string(kTtlSeconds), "--register_interval",
+                               "1"},
+      dir + "/" + id + ".log");
+}
+
+// Runs a go-micro peer command; returns what it printed (stdout and stderr).
+std::string Go(const std::string& peer, const Fleet& fleet, std::vector<std::string> args) {
+  std::string cmd = peer;
+  std::vector<std::string> all{args.front()};
+  for (auto& f : fleet.GoFlags()) all.push_back(f);
+  all.insert(all.end(), args.begin() + 1, args.end());
+  for (auto& a : all) cmd += " '" + a + "'";
+  return micro::testing::RunOutput(cmd + " 2>&1");
+}
+
+// Records a micro-cpp watch's events as "create ID" / "delete ID".
+class WatchLog {
+ public:
+  WatchLog(reg::Registry& r, const std::string& service) {
+    auto w = r.Watch({service});
+    REQUIRE(w.ok());
+    watcher_ = std::move(*w);
+    thread_ = std::thread([this] {
+      while (true) {
+        auto ev = watcher_->Next();
+        if (!ev.ok()) return;
+        std::lock_guard<std::mutex> l(mu_);
+        for (auto& n : ev->service.nodes) {
+          const char* what = ev->action == reg::Action::kCreate   ? "create "
+                             : ev->action == reg::Action::kDelete ? "delete "
+                                                                  : "update ";
+          events_ += what + n.id + "\n";
+        }
+      }
+    });
+  }
+  ~WatchLog() {
+    watcher_->Stop();
+    thread_.join();
+  }
+  bool Saw(const std::string& event) {
+    std::lock_guard<std::mutex> l(mu_);
+    return absl::StrContains(events_, event + "\n");
+  }
+
+ private:
+  std::unique_ptr<reg::Watcher> watcher_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::string events_;
+};
+
+bool Lists(reg::Registry& r, const std::string& service, const std::string& id) {
+  auto found = r.GetService(service);
+  if (!found.ok()) return false;
+  for (auto& s : *found)
+    for (auto& n : s.nodes)
+      if (n.id == id) return true;
+  return false;
+}
+
+absl::StatusOr<std::string> Raw(micro::client::Client& c, const std::string& service,
+                                const std::string& json) {
+  std::promise<absl::StatusOr<std::string>> p;
+  micro::client::CallOptions o;
+  o.content_type = "application/grpc+json";
+  c.CallRawAsync(
+      service, "Greeter.Hello", json,
+      [&p](absl::StatusOr<std::string> r) { p.set_value(std::move(r)); }, o);
+  return p.get_future().get();
+}
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+void RunFleet(const Fleet& fleet, const std::string& peer, const std::string& version) {
+  std::string dir = micro::testing::TempDir("interop-" + fleet.kind);
+  micro::RegisterBuiltinPlugins();
+  auto made = reg::NewRegistry(fleet.uri());
+  REQUIRE(made.ok());
+  std::shared_ptr<reg::Registry> registry = std::move(*made);
+  micro::client::ClientOptions co;
+  co.registry = registry;
+  co.request_timeout = std::chrono::seconds(5);
+  micro::client::Client client(co);
+
+  // Discovery and watches, Go -> C++: a go-micro node appears in our registry and our watch.
+  WatchLog cpp_watch(*registry, "go.greeter");
+  GoNode go(peer, fleet, "go.greeter", "go-1", dir);
+  REQUIRE(Eventually([&] { return Lists(*registry, "go.greeter", "go.greeter-go-1"); }));
+  auto found = registry->GetService("go.greeter");
+  REQUIRE(found.ok());
+  const reg::Node& gn = found->at(0).nodes.at(0);
+  CHECK(gn.metadata.at("lang") == "go");
+  CHECK(gn.metadata.at("protocol") == "grpc");
+  REQUIRE(found->at(0).endpoints.size() == 1);
+  CHECK(found->at(0).endpoints[0].name == "Greeter.Hello");
+  CHECK(found->at(0).endpoints[0].request->name == "Request");
+  CHECK(Eventually([&] { return cpp_watch.Saw("create go.greeter-go-1"); }));
+
+  // C++ -> Go: a go-micro watch sees our node come, go-micro's lookup sees our data.
+  std::string go_watch_log = dir + "/go-watch.log";
+  Process go_watch({"/bin/sh", "-c",
+                    absl::StrCat("exec '", peer, "' watch -registry ", fleet.kind,
+                                 " -registry_address '", fleet.address, "' cpp.greeter 2")},
+                   go_watch_log);
+  REQUIRE(Eventually([&] { return absl::StrContains(Slurp(go_watch_log), "watching"); }));
+  auto cpp = CppNode(fleet, "cpp.greeter", "cpp-1", dir);
+  std::string seen;
+  CHECK(Eventually([&] {
+    seen = Go(peer, fleet, {"lookup", "cpp.greeter"});
+    return absl::StrContains(seen, "\"id\":\"cpp-1\"");
+  }));
+  INFO(seen);
+  CHECK(absl::StrContains(seen, "\"name\":\"Greeter.Hello\""));
+  CHECK(absl::StrContains(seen, "\"protocol\":\"grpc\""));
+  // go-micro's Consul watch reports a node of a service it watches as "update", its others
+  // "create".
+  CHECK(Eventually([&] {
+    std::string w = Slurp(go_watch_log);
+    return absl::StrContains(w, "create cpp-1") || absl::StrContains(w, "update cpp-1");
+  }));
+
+  // Calls, Go client -> C++ service: proto and JSON, and a go-micro error.
+  CHECK(Go(peer, fleet, {"call", "cpp.greeter", "Greeter.Hello", "Bob"}) == "Hello Bob\n");
+  CHECK(Go(peer, fleet,
+           {"call", "-content_type", "application/json", "cpp.greeter", "Greeter.Hello", "Bob"}) ==
+        "Hello Bob\n");
+  std::string bad = Go(peer, fleet, {"call", "cpp.greeter", "Greeter.Hello", ""});
+  CHECK(absl::StrContains(bad, "\"id\":\"helloworld\""));
+  CHECK(absl::StrContains(bad, "\"code\":400"));
+  CHECK(absl::StrContains(bad, "\"detail\":\"name is required\""));
+
+  // C++ client -> Go service: proto, JSON (raw and typed), errors, the deadline on the Go side.
+  helloworld::Request req;
+  helloworld::Response rsp;
+  req.set_name("Bob");
+  REQUIRE(client.Call("go.greeter", "Greeter.Hello", req, &rsp).ok());
+  CHECK(rsp.msg() == "Hello Bob");
+  micro::client::CallOptions json;
+  json.content_type = "application/grpc+json";
+  rsp.Clear();
+  absl::Status typed = client.Call("go.greeter", "Greeter.Hello", req, &rsp, json);
+  INFO(typed.ToString());
+  CHECK(typed.ok());
+  CHECK(rsp.msg() == "Hello Bob");
+  auto raw = Raw(client, "go.greeter", R"({"name":"Bob"})");
+  INFO(raw.status().ToString());
+  REQUIRE(raw.ok());
+  CHECK(absl::StrContains(*raw, R"("msg":"Hello Bob")"));
+  for (auto* ct : {"application/grpc+proto", "application/grpc+json"}) {
+    micro::client::CallOptions o;
+    o.content_type = ct;
+    req.set_name("");
+    absl::Status s = client.Call("go.greeter", "Greeter.Hello", req, &rsp, o);
+    micro::Error e = micro::errors::FromStatus(s);
+    CHECK(e.id == "helloworld");
+    CHECK(e.code == 400);
+    CHECK(e.detail == "name is required");
+    o.timeout = std::chrono::milliseconds(3000);
+    req.set_name("deadline");
+    REQUIRE(client.Call("go.greeter", "Greeter.Hello", req, &rsp, o).ok());
+    int left = 0;
+    REQUIRE(absl::SimpleAtoi(rsp.msg().substr(9), &left));
+    CHECK(left > 0);
+    CHECK(left <= 3000);
+  }
+  auto malformed = Raw(client, "go.greeter", R"({"name":)");
+  CHECK(!malformed.ok());
+
+  // The api-gateway in front of the Go node: a path route (namespace "go") and /rpc.
+  int port = micro::testing::FreePort();
+  Process gateway({GATEWAY_BIN, "--address", absl::StrCat("127.0.0.1:", port), "--registry",
+                   fleet.uri(), "--namespace", "go"},
+                  dir + "/gateway.log");
+  REQUIRE(Eventually([&] { return micro::testing::HttpDo(port, "GET", "/health").status == 200; }));
+  auto a = micro::testing::HttpDo(port, "POST", "/greeter/hello", R"({"name":"Bob"})");
+  INFO(a.body);
+  CHECK(a.status == 200);
+  CHECK(absl::StrContains(a.body, R"("msg":"Hello Bob")"));
+  a = micro::testing::HttpDo(
+      port, "POST", "/rpc",
+      R"({"service":"go.greeter","endpoint":"Greeter.Hello","request":{"name":"Ann"}})");
+  CHECK(a.status == 200);
+  CHECK(absl::StrContains(a.body, R"("msg":"Hello Ann")"));
+  a = micro::testing::HttpDo(port, "POST", "/greeter/hello", R"({"name":""})");
+  CHECK(a.status == 400);
+  CHECK(absl::StrContains(a.body, R"("detail":"name is required")"));
+
+  // A mixed fleet under one name behind the gateway: every request answered, both nodes used.
+  auto go2 = std::make_unique<GoNode>(peer, fleet, "helloworld", "go-2", dir);
+  auto cpp2 = CppNode(fleet, "helloworld", "cpp-2", dir);
+  REQUIRE(Eventually([&] {
+    return Lists(*registry, "helloworld", "helloworld-go-2") &&
+           Lists(*registry, "helloworld", "cpp-2");
+  }));
+  REQUIRE(Eventually([&] {
+    auto next = client.selector().Select("helloworld");
+    return next.ok() && next->size() == 2;
+  }));
+  const int kCalls = 60;
+  int ok = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    auto r = micro::testing::HttpDo(
+        port, "POST", "/rpc",
+        R"({"service":"helloworld","endpoint":"Greeter.Hello","request":{"name":"Bob"}})");
+    if (r.status == 200 && absl::StrContains(r.body, "Hello Bob")) ++ok;
+  }
+  CHECK(ok == kCalls);
+  int by_go = go2->Served();
+  printf(
+      "%s on %s: mixed fleet behind the gateway: %d of %d calls answered 200, %d by the go-micro "
+      "node\n",
+      version.c_str(), fleet.kind.c_str(), ok, kCalls, by_go);
+  CHECK(by_go > 0);
+  CHECK(by_go < kCalls);
+
+  // A SIGKILLed node of either language leaves both sides' view; calls keep working.
+  auto killed = Clock::now();
+  go2->process().Signal(SIGKILL);
+  double cpp_seen = -1, go_seen = -1;
+  CHECK(Eventually(
+      [&] {
+        if (cpp_seen < 0 && !Lists(*registry, "helloworld", "helloworld-go-2"))
+          cpp_seen = Seconds(Clock::now() - killed);
+        if (go_seen < 0 &&
+            !absl::StrContains(Go(peer, fleet, {"lookup", "helloworld"}), "helloworld-go-2"))
+          go_seen = Seconds(Clock::now() - killed);
+        return cpp_seen >= 0 && go_seen >= 0;
+      },
+      std::chrono::seconds(kTtlSeconds * 6)));
+  printf(
+      "%s on %s: SIGKILLed go-micro node gone from micro-cpp's lookup after %.2f s, from "
+      "go-micro's after %.2f s (TTL %d s)\n",
+      version.c_str(), fleet.kind.c_str(), cpp_seen, go_seen, kTtlSeconds);
+  for (int i = 0; i < 10; ++i) {
+    auto r = micro::testing::HttpDo(
+        port, "POST", "/rpc",
+        R"({"service":"helloworld","endpoint":"Greeter.Hello","request":{"name":"Eve"}})");
+    CHECK(r.status == 200);
+    CHECK(Go(peer, fleet, {"call", "helloworld", "Greeter.Hello", "Eve"}) == "Hello Eve\n");
+  }
+  killed = Clock::now();
+  cpp->Signal(SIGKILL);
+  cpp_seen = go_seen = -1;
+  CHECK(Eventually(
+      [&] {
+        if (cpp_seen < 0 && !Lists(*registry, "cpp.greeter", "cpp-1"))
+          cpp_seen = Seconds(Clock::now() - killed);
+        if (go_seen < 0 && !absl::StrContains(Go(peer, fleet, {"lookup", "cpp.greeter"}), "cpp-1"))
+          go_seen = Seconds(Clock::now() - killed);
+        return cpp_seen >= 0 && go_seen >= 0;
+      },
+      std::chrono::seconds(kTtlSeconds * 6)));
+  printf(
+      "%s on %s: SIGKILLed micro-cpp node gone from micro-cpp's lookup after %.2f s, from "
+      "go-micro's after %.2f s (TTL %d s)\n",
+      version.c_str(), fleet.kind.c_str(), cpp_seen, go_seen, kTtlSeconds);
+  if (fleet.kind != "mdns") {
+    // The go-micro watch saw our node go (mDNS has no goodbye after a SIGKILL).
+    CHECK(Eventually([&] { return absl::StrContains(Slurp(go_watch_log), "delete cpp-1"); },
+                     std::chrono::seconds(kTtlSeconds * 6)));
+  }
+
+  // go-micro's own goodbye reaches our watch.
+  go.process().Signal(SIGTERM);
+  CHECK(WIFEXITED(go.process().Wait()));
+  CHECK(Eventually([&] { return cpp_watch.Saw("delete go.greeter-go-1"); }));
+}
+
+}  // namespace
+
+void OnConsul(const std::string& peer, const std::string& version) {
+  REQUIRE(micro::testing::InPrivateNetwork());
+  micro::testing::ConsulAgent agent;
+  REQUIRE(agent.WaitReady());
+  RunFleet({"consul", agent.http_address()}, peer, version);
+}
+
+void OnEtcd(const std::string& peer, const std::string& version) {
+  REQUIRE(micro::testing::InPrivateNetwork());
+  micro::testing::EtcdCluster etcd(1);
+  REQUIRE(etcd.WaitReady());
+  RunFleet({"etcd", etcd.endpoints()}, peer, version);
+}
+
+void OnMdns(const std::string& peer, const std::string& version) {
+  REQUIRE(micro::testing::InPrivateNetwork());
+  RunFleet({"mdns", ""}, peer, version);
+}
+
+TEST_CASE("go-micro v4 on consul", "[v4][consul]") { OnConsul(GOPEER4_BIN, "go-micro v4"); }
+TEST_CASE("go-micro v4 on etcd", "[v4][etcd]") { OnEtcd(GOPEER4_BIN, "go-micro v4"); }
+TEST_CASE("go-micro v4 on mdns", "[v4][mdns]") { OnMdns(GOPEER4_BIN, "go-micro v4"); }
+TEST_CASE("go-micro v5 on consul", "[v5][consul]") { OnConsul(GOPEER5_BIN, "go-micro v5"); }
+TEST_CASE("go-micro v5 on etcd", "[v5][etcd]") { OnEtcd(GOPEER5_BIN, "go-micro v5"); }
+TEST_CASE("go-micro v5 on mdns", "[v5][mdns]") { OnMdns(GOPEER5_BIN, "go-micro v5"); }

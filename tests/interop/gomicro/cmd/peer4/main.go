@@ -1,0 +1,89 @@
+// Command peer4 is the interop peer on go-micro v4 with its gRPC server and
+// client plugins and its Consul, etcd and mDNS registries (see package peer).
+package main
+
+import (
+	"context"
+	"encoding/json"
+
+	grpccli "github.com/go-micro/plugins/v4/client/grpc"
+	"github.com/go-micro/plugins/v4/registry/consul"
+	"github.com/go-micro/plugins/v4/registry/etcd"
+	grpcsrv "github.com/go-micro/plugins/v4/server/grpc"
+	micro "go-micro.dev/v4"
+	"go-micro.dev/v4/client"
+	"go-micro.dev/v4/errors"
+	"go-micro.dev/v4/registry"
+	"go-micro.dev/v4/server"
+
+	pb "github.com/micro-cpp/tests/gomicro/greeterpb"
+	"github.com/micro-cpp/tests/gomicro/peer"
+)
+
+func newRegistry(o peer.Options) registry.Registry {
+	var addrs []registry.Option
+	if o.RegistryAddress != "" {
+		addrs = append(addrs, registry.Addrs(o.RegistryAddress))
+	}
+	switch o.Registry {
+	case "consul":
+		return consul.NewRegistry(addrs...)
+	case "etcd":
+		return etcd.NewRegistry(addrs...)
+	}
+	return registry.NewRegistry(addrs...)
+}
+
+func newClient(o peer.Options) client.Client {
+	return grpccli.NewClient(client.Registry(newRegistry(o)), client.RequestTimeout(o.Timeout),
+		client.ContentType(o.ContentType))
+}
+
+func main() {
+	peer.Main(peer.Micro{
+		Version: "go-micro v4",
+		Serve: func(o peer.Options, g *peer.Greeter, ready func()) error {
+			s := micro.NewService(micro.Server(grpcsrv.NewServer()), micro.Client(newClient(o)),
+				micro.Registry(newRegistry(o)), micro.Name(o.Name), micro.Address(o.Address),
+				micro.RegisterTTL(o.TTL), micro.RegisterInterval(o.Interval),
+				micro.Metadata(map[string]string{"lang": "go"}),
+				micro.AfterStart(func() error { ready(); return nil }))
+			if o.ID != "" {
+				s.Server().Init(server.Id(o.ID))
+			}
+			if err := micro.RegisterHandler(s.Server(), g); err != nil {
+				return err
+			}
+			return s.Run()
+		},
+		Call: func(o peer.Options, service, endpoint string, req *pb.Request, rsp *pb.Response) error {
+			c := newClient(o)
+			return c.Call(context.Background(), c.NewRequest(service, endpoint, req), rsp)
+		},
+		Lookup: func(o peer.Options, service string) ([]byte, error) {
+			s, err := newRegistry(o).GetService(service)
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(s)
+		},
+		Watch: func(o peer.Options, service string, event func(action, id string) bool) error {
+			w, err := newRegistry(o).Watch(registry.WatchService(service))
+			if err != nil {
+				return err
+			}
+			for {
+				r, err := w.Next()
+				if err != nil {
+					return err
+				}
+				for _, n := range r.Service.Nodes {
+					if !event(r.Action, n.Id) {
+						return nil
+					}
+				}
+			}
+		},
+		Error: func(id, detail string, code int32) error { return errors.New(id, detail, code) },
+	})
+}
