@@ -167,6 +167,24 @@ absl::StatusOr<std::string> Raw(micro::client::Client& c, const std::string& ser
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// Waits until node `id` of `service` is gone from both sides' lookups (micro-cpp's registry, and
+// go-micro's in a fresh process) and prints how long each took since `since`.
+void UntilGone(const Fleet& fleet, const std::string& peer, reg::Registry& registry,
+               const std::string& service, const std::string& id, Clock::time_point since,
+               const std::string& what) {
+  double cpp_seen = -1, go_seen = -1;
+  CHECK(Eventually(
+      [&] {
+        if (cpp_seen < 0 && !Lists(registry, service, id)) cpp_seen = Seconds(Clock::now() - since);
+        if (go_seen < 0 && !absl::StrContains(Go(peer, fleet, {"lookup", service}), id))
+          go_seen = Seconds(Clock::now() - since);
+        return cpp_seen >= 0 && go_seen >= 0;
+      },
+      std::chrono::seconds(kTtlSeconds * 6)));
+  printf("%s gone from micro-cpp's lookup after %.2f s, from go-micro's after %.2f s (TTL %d s)\n",
+         what.c_str(), cpp_seen, go_seen, kTtlSeconds);
+}
+
 void RunFleet(const Fleet& fleet, const std::string& peer, const std::string& version) {
   std::string dir = micro::testing::TempDir("interop-" + fleet.kind);
   micro::RegisterBuiltinPlugins();
@@ -317,21 +335,8 @@ void RunFleet(const Fleet& fleet, const std::string& peer, const std::string& ve
   // A SIGKILLed node of either language leaves both sides' view; calls keep working.
   auto killed = Clock::now();
   go2->process().Signal(SIGKILL);
-  double cpp_seen = -1, go_seen = -1;
-  CHECK(Eventually(
-      [&] {
-        if (cpp_seen < 0 && !Lists(*registry, "helloworld", "helloworld-go-2"))
-          cpp_seen = Seconds(Clock::now() - killed);
-        if (go_seen < 0 &&
-            !absl::StrContains(Go(peer, fleet, {"lookup", "helloworld"}), "helloworld-go-2"))
-          go_seen = Seconds(Clock::now() - killed);
-        return cpp_seen >= 0 && go_seen >= 0;
-      },
-      std::chrono::seconds(kTtlSeconds * 6)));
-  printf(
-      "%s on %s: SIGKILLed go-micro node gone from micro-cpp's lookup after %.2f s, from "
-      "go-micro's after %.2f s (TTL %d s)\n",
-      version.c_str(), fleet.kind.c_str(), cpp_seen, go_seen, kTtlSeconds);
+  UntilGone(fleet, peer, *registry, "helloworld", "helloworld-go-2", killed,
+            version + " on " + fleet.kind + ": SIGKILLed go-micro node");
   if (fleet.kind != "mdns") {
     // Our client's watch-driven cache drops it too. (On mDNS go-micro announces its records with a
     // TTL of 120 s whatever its RegisterTTL, and a SIGKILLed node sends no goodbye: our cache keeps
@@ -354,20 +359,8 @@ void RunFleet(const Fleet& fleet, const std::string& peer, const std::string& ve
   }
   killed = Clock::now();
   cpp->Signal(SIGKILL);
-  cpp_seen = go_seen = -1;
-  CHECK(Eventually(
-      [&] {
-        if (cpp_seen < 0 && !Lists(*registry, "cpp.greeter", "cpp-1"))
-          cpp_seen = Seconds(Clock::now() - killed);
-        if (go_seen < 0 && !absl::StrContains(Go(peer, fleet, {"lookup", "cpp.greeter"}), "cpp-1"))
-          go_seen = Seconds(Clock::now() - killed);
-        return cpp_seen >= 0 && go_seen >= 0;
-      },
-      std::chrono::seconds(kTtlSeconds * 6)));
-  printf(
-      "%s on %s: SIGKILLed micro-cpp node gone from micro-cpp's lookup after %.2f s, from "
-      "go-micro's after %.2f s (TTL %d s)\n",
-      version.c_str(), fleet.kind.c_str(), cpp_seen, go_seen, kTtlSeconds);
+  UntilGone(fleet, peer, *registry, "cpp.greeter", "cpp-1", killed,
+            version + " on " + fleet.kind + ": SIGKILLed micro-cpp node");
   if (fleet.kind != "mdns") {
     // The go-micro watch saw our node go (mDNS has no goodbye after a SIGKILL).
     CHECK(Eventually([&] { return absl::StrContains(Slurp(go_watch_log), "delete cpp-1"); },

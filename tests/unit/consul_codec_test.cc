@@ -15,6 +15,7 @@
 
 #include "codec.h"
 #include "consul_registry.h"
+#include "fake_peer.h"
 #include "http_client.h"
 #include "micro/registry/encoding.h"
 #include "micro/registry/json.h"
@@ -240,54 +241,27 @@ namespace {
 class FakeAgent {
  public:
   explicit FakeAgent(std::string reply, bool silent = false)
-      : reply_(std::move(reply)), silent_(silent) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-    REQUIRE(listen(fd_, 16) == 0);
-    socklen_t len = sizeof(a);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~FakeAgent() {
-    shutdown(fd_, SHUT_RDWR);
-    close(fd_);
-    thread_.join();
-    for (int c : clients_) close(c);
-  }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+      : peer_([reply = std::move(reply), silent](int c) {
+          std::string req;
+          char buf[4096];
+          while (req.find("\r\n\r\n") == std::string::npos) {
+            ssize_t n = read(c, buf, sizeof(buf));
+            if (n <= 0) break;
+            req.append(buf, n);
+          }
+          if (silent) return;
+          std::size_t off = 0;
+          while (off < reply.size()) {
+            ssize_t n = write(c, reply.data() + off, reply.size() - off);
+            if (n <= 0) break;
+            off += n;
+          }
+          shutdown(c, SHUT_WR);
+        }) {}
+  std::string address() const { return peer_.address(); }
 
  private:
-  void Serve() {
-    while (true) {
-      int c = accept(fd_, nullptr, nullptr);
-      if (c < 0) return;
-      clients_.push_back(c);
-      std::string req;
-      char buf[4096];
-      while (req.find("\r\n\r\n") == std::string::npos) {
-        ssize_t n = read(c, buf, sizeof(buf));
-        if (n <= 0) break;
-        req.append(buf, n);
-      }
-      if (silent_) continue;
-      std::size_t off = 0;
-      while (off < reply_.size()) {
-        ssize_t n = write(c, reply_.data() + off, reply_.size() - off);
-        if (n <= 0) break;
-        off += n;
-      }
-      shutdown(c, SHUT_WR);
-    }
-  }
-  std::string reply_;
-  bool silent_;
-  int fd_, port_;
-  std::thread thread_;
-  std::vector<int> clients_;
+  micro::testing::FakePeer peer_;
 };
 
 std::unique_ptr<reg::Registry> Against(const FakeAgent& agent) {

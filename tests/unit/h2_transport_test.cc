@@ -18,6 +18,7 @@
 
 #include "client/h2_transport.h"
 #include "core/wire.h"
+#include "fake_peer.h"
 #include "greeter.micro.h"
 #include "micro/micro.h"
 #include "micro/registry/memory.h"
@@ -27,6 +28,7 @@ using micro::internal::H2Call;
 using micro::internal::H2Transport;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using micro::testing::FakePeer;
 
 namespace {
 
@@ -91,43 +93,6 @@ H2Call JsonCall(const std::string& address, const std::string& body,
   c.deadline = Clock::now() + timeout;
   return c;
 }
-
-// A TCP listener on 127.0.0.1 that accepts and then does what `serve` says with each socket.
-class FakePeer {
- public:
-  explicit FakePeer(std::function<void(int)> serve) : serve_(std::move(serve)) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-    REQUIRE(listen(fd_, 16) == 0);
-    REQUIRE(getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] {
-      while (true) {
-        int c = accept(fd_, nullptr, nullptr);
-        if (c < 0) return;
-        serve_(c);
-        clients_.push_back(c);
-      }
-    });
-  }
-  ~FakePeer() {
-    shutdown(fd_, SHUT_RDWR);
-    close(fd_);
-    thread_.join();
-    for (int c : clients_) close(c);
-  }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  std::function<void(int)> serve_;
-  int fd_ = -1, port_ = 0;
-  std::thread thread_;
-  std::vector<int> clients_;
-};
 
 }  // namespace
 
