@@ -33,7 +33,9 @@ function(micro_cc_library name)
   set(target micro_${name})
   add_library(${target} STATIC ${ARG_SRCS})
   add_library(micro::${name} ALIAS ${target})
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${name})
   target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/framework/include>
+                                              $<INSTALL_INTERFACE:include>
                                         PRIVATE ${PROJECT_SOURCE_DIR}/framework/src ${ARG_INCLUDES})
   target_link_libraries(${target} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
 endfunction()
@@ -67,6 +69,8 @@ endfunction()
 # to the first import dir, default the current source dir) and builds a
 # library `NAME` of the generated code. Output is regenerated when a proto or
 # protoc-gen-micro changes. Include generated headers as "<proto path>.micro.h".
+# In this tree it uses the protoc-gen-micro target; in a project that did
+# find_package(micro), the installed micro::protoc-gen-micro.
 function(micro_proto_library name)
   # NO_MICRO: protobuf and gRPC code only (no protoc-gen-micro, no framework
   # link), for the wire protos of other systems such as etcd's.
@@ -81,6 +85,11 @@ function(micro_proto_library name)
     list(APPEND import_flags -I${dir})
   endforeach()
   find_program(MICRO_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
+  if(TARGET protoc-gen-micro)
+    set(micro_gen protoc-gen-micro)
+  else()
+    set(micro_gen micro::protoc-gen-micro)
+  endif()
   set(srcs)
   foreach(proto ${ARG_PROTOS})
     string(REGEX REPLACE "\\.proto$" "" base ${proto})
@@ -89,8 +98,8 @@ function(micro_proto_library name)
     set(deps ${root}/${proto})
     if(NOT ARG_NO_MICRO)
       list(APPEND gen ${out}/${base}.micro.cc ${out}/${base}.micro.h)
-      set(micro_flags --micro_out=${out} --plugin=protoc-gen-micro=$<TARGET_FILE:protoc-gen-micro>)
-      list(APPEND deps protoc-gen-micro)
+      set(micro_flags --micro_out=${out} --plugin=protoc-gen-micro=$<TARGET_FILE:${micro_gen}>)
+      list(APPEND deps ${micro_gen})
     endif()
     add_custom_command(
       OUTPUT ${gen}
@@ -108,7 +117,7 @@ function(micro_proto_library name)
     endif()
   endforeach()
   add_library(${name} STATIC ${srcs})
-  target_include_directories(${name} PUBLIC ${out})
+  target_include_directories(${name} PUBLIC $<BUILD_INTERFACE:${out}>)
   if(ARG_NO_MICRO)
     target_link_libraries(${name} PUBLIC protobuf::libprotobuf gRPC::grpc++)
   else()

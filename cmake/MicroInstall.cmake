@@ -1,0 +1,36 @@
+# Install rules: `cmake --install build --prefix P` puts the libraries, public headers,
+# protoc-gen-micro, the `micro` CLI, api-gateway and the CMake package in P, so that another project
+# does
+#
+#   find_package(micro 0.2 CONFIG REQUIRED)
+#   micro_proto_library(todo_proto PROTOS todo.proto)
+#   target_link_libraries(todo PRIVATE micro::service todo_proto)
+#
+# (tests/package/ builds such a project against a fresh prefix.)
+include_guard(GLOBAL)
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(MICRO_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/micro)
+
+install(TARGETS micro_registry micro_selector micro_framework micro_service micro_plugins micro_mdns
+                micro_consul micro_etcd micro_etcd_proto protoc-gen-micro
+        EXPORT microTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS micro api-gateway RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/framework/include/ ${PROJECT_SOURCE_DIR}/plugins/include/
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT microTargets NAMESPACE micro:: DESTINATION ${MICRO_CMAKE_DIR})
+
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/microConfig.cmake.in
+                              ${PROJECT_BINARY_DIR}/microConfig.cmake
+                              INSTALL_DESTINATION ${MICRO_CMAKE_DIR})
+# 0.x: a minor version may break the API, so only the same minor version is compatible.
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/microConfigVersion.cmake
+                                 VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/microConfig.cmake ${PROJECT_BINARY_DIR}/microConfigVersion.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/MicroHelpers.cmake
+        DESTINATION ${MICRO_CMAKE_DIR})
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/CHANGELOG.md
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
