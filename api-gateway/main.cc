@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   flags.String("namespace", "MICRO_API_NAMESPACE", "go.micro.api",
                "namespace prefixed to services resolved from paths", &o.ns);
   flags.String("registry", "MICRO_REGISTRY", "mdns",
-               "registry: mdns, consul, memory, or a full URI such as consul://host:8500",
+               "registry: mdns, consul, etcd, memory, or a full URI such as consul://host:8500",
                &registry);
   flags.String("registry_address", "MICRO_REGISTRY_ADDRESS", "",
                "registry addresses, comma-separated", &registry_address);

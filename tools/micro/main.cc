@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
   int count = 0;
   micro::FlagSet flags("micro", "inspect and call the services of a registry");
   flags.String("registry", "MICRO_REGISTRY", "mdns",
-               "registry: mdns, consul, or a full URI such as consul://host:8500", &registry);
+               "registry: mdns, consul, etcd, or a full URI such as consul://host:8500", &registry);
   flags.String("registry_address", "MICRO_REGISTRY_ADDRESS", "", "registry addresses",
                &registry_address);
   flags.Duration("timeout", "MICRO_CLIENT_REQUEST_TIMEOUT", std::chrono::seconds(10),
