@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <future>
@@ -174,6 +175,8 @@ struct H2Transport::State : std::enable_shared_from_this<H2Transport::State> {
   asio::steady_timer sweep;
   bool sweeping = false;
   absl::flat_hash_map<std::string, std::shared_ptr<Conn>> conns;  // io thread only
+  // Connections replaced while still open (the server sent GOAWAY): their calls run to the end.
+  std::vector<std::weak_ptr<Conn>> retired;
 
   void Start(std::shared_ptr<Stream> s);
   void Drop(const Conn* c);
@@ -486,6 +489,7 @@ void H2Transport::State::Start(std::shared_ptr<Stream> s) {
   if (it != conns.end() && it->second->Usable()) {
     conn = it->second;
   } else {
+    if (it != conns.end() && !it->second->dead) retired.push_back(it->second);
     conn = std::make_shared<Conn>(this, s->call.address);
     conns[s->call.address] = conn;
     conn->Connect();
@@ -528,7 +532,10 @@ void H2Transport::State::Sweep() {
       idle.push_back(c);
   }
   for (auto& c : idle) c->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE, "idle"));
-  if (conns.empty()) {
+  retired.erase(std::remove_if(retired.begin(), retired.end(),
+                               [](const std::weak_ptr<Conn>& c) { return c.expired(); }),
+                retired.end());
+  if (conns.empty() && retired.empty()) {
     sweeping = false;
     return;
   }
@@ -542,6 +549,9 @@ void H2Transport::State::Sweep() {
 void H2Transport::State::CloseAll() {
   std::vector<std::shared_ptr<Conn>> all;
   for (auto& [addr, c] : conns) all.push_back(c);
+  for (auto& w : retired) {
+    if (auto c = w.lock()) all.push_back(std::move(c));
+  }
   for (auto& c : all) c->Fail(grpc::Status(grpc::StatusCode::CANCELLED, "client closed"));
   sweep.cancel();
   work.reset();
