@@ -74,9 +74,10 @@ grpc::Status FromReset(uint32_t error) {
   }
 }
 
-// "1234m": the time left in gRPC's timeout format (at most 8 digits).
+// "1234m": the time left in gRPC's timeout format (at most 8 digits), rounded up as gRPC does, so
+// the server's deadline never falls before the caller's own.
 std::string GrpcTimeout(Clock::duration left) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
   if (ms < 1) ms = 1;
   if (ms < 100000000) return absl::StrCat(ms, "m");
   return absl::StrCat(std::min<long long>(ms / 1000, 99999999), "S");
