@@ -16,6 +16,7 @@
 #include <future>
 #include <thread>
 
+#include "client/grpc_answer.h"
 #include "client/h2_transport.h"
 #include "core/wire.h"
 #include "fake_peer.h"
@@ -227,6 +228,39 @@ TEST_CASE("h2: grpc-message is percent-decoded") {
   CHECK(PercentDecode("bad%2") == "bad%2");
   CHECK(PercentDecode("bad%zz") == "bad%zz");
   CHECK(PercentDecode("%") == "%");
+}
+
+TEST_CASE("h2: what a finished stream means") {
+  using micro::internal::Frame;
+  using micro::internal::GrpcAnswer;
+  using micro::internal::Outcome;
+  auto outcome = [](GrpcAnswer a, std::string* m = nullptr) {
+    std::string unused;
+    return Outcome(a, 1024, m != nullptr ? m : &unused);
+  };
+  std::string m;
+  CHECK(outcome({200, "0", "", Frame(R"({"msg":"hi"})"), false}, &m).ok());
+  CHECK(m == R"({"msg":"hi"})");
+  CHECK(outcome({200, "0", "", Frame(""), false}).ok());  // an empty message is a message
+  auto st = outcome({200, "5", "no%20such%20thing", "", false});
+  CHECK(st.error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(st.error_message() == "no such thing");
+  CHECK(outcome({503, "", "", "", false}).error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(outcome({404, "", "", "", false}).error_code() == grpc::StatusCode::UNIMPLEMENTED);
+  CHECK(outcome({200, "", "", Frame("x"), false}).error_code() == grpc::StatusCode::INTERNAL);
+  CHECK(outcome({200, "17", "", "", false}).error_code() == grpc::StatusCode::INTERNAL);
+  CHECK(outcome({200, "zero", "", "", false}).error_code() == grpc::StatusCode::INTERNAL);
+  CHECK(outcome({200, "0", "", "", true}).error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(outcome({200, "0", "", "", false}).error_code() == grpc::StatusCode::INTERNAL);
+  std::string compressed = Frame("x");
+  compressed[0] = 1;
+  CHECK(outcome({200, "0", "", compressed, false}).error_code() == grpc::StatusCode::INTERNAL);
+  CHECK(outcome({200, "0", "", Frame("ab").substr(0, 6), false}).error_code() ==
+        grpc::StatusCode::INTERNAL);
+  CHECK(outcome({200, "0", "", Frame("a") + Frame("b"), false}).error_code() ==
+        grpc::StatusCode::INTERNAL);
+  CHECK(micro::internal::GrpcTimeout(std::chrono::microseconds(499700)) == "500m");
+  CHECK(micro::internal::GrpcTimeout(std::chrono::hours(24 * 365 * 10)) == "99999999S");
 }
 
 TEST_CASE("the server takes a handler deadline from go-micro's timeout metadata") {

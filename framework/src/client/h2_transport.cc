@@ -1,5 +1,7 @@
 #include "client/h2_transport.h"
 
+#include "client/grpc_answer.h"
+
 #include <nghttp2/nghttp2.h>
 
 #include <boost/asio/connect.hpp>
@@ -32,57 +34,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kConnectTimeout{5};  // go-micro's connection timeout
 constexpr int32_t kWindow = 1 << 20;                // stream and connection receive windows
 
-grpc::Status FromHttpStatus(int status) {
-  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
-  switch (status) {
-    case 400:
-      code = grpc::StatusCode::INTERNAL;
-      break;
-    case 401:
-      code = grpc::StatusCode::UNAUTHENTICATED;
-      break;
-    case 403:
-      code = grpc::StatusCode::PERMISSION_DENIED;
-      break;
-    case 404:
-      code = grpc::StatusCode::UNIMPLEMENTED;
-      break;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      code = grpc::StatusCode::UNAVAILABLE;
-      break;
-  }
-  return grpc::Status(code, absl::StrCat("HTTP status ", status, " instead of gRPC's 200"));
-}
-
-// A stream reset by the peer, as gRPC maps HTTP/2 error codes.
-grpc::Status FromReset(uint32_t error) {
-  switch (error) {
-    case NGHTTP2_REFUSED_STREAM:
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream refused by the server");
-    case NGHTTP2_CANCEL:
-      return grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled by the server");
-    case NGHTTP2_ENHANCE_YOUR_CALM:
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "server says: enhance your calm");
-    case NGHTTP2_INADEQUATE_SECURITY:
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "inadequate security");
-    default:
-      return grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("stream reset by the server: ",
-                                                                   nghttp2_http2_strerror(error)));
-  }
-}
-
-// "1234m": the time left in gRPC's timeout format (at most 8 digits), rounded up as gRPC does, so
-// the server's deadline never falls before the caller's own.
-std::string GrpcTimeout(Clock::duration left) {
-  auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
-  if (ms < 1) ms = 1;
-  if (ms < 100000000) return absl::StrCat(ms, "m");
-  return absl::StrCat(std::min<long long>(ms / 1000, 99999999), "S");
-}
-
 nghttp2_nv Header(const std::string& name, const std::string& value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
@@ -91,26 +42,6 @@ nghttp2_nv Header(const std::string& name, const std::string& value) {
 
 }  // namespace
 
-std::string PercentDecode(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  auto hex = [](char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
 // One call on a connection.
 struct Stream {
   H2Call call;
@@ -118,10 +49,7 @@ struct Stream {
   std::string request;  // framed
   std::size_t sent = 0;
   int32_t id = -1;
-  int http_status = 0;
-  std::string grpc_status, grpc_message;
-  std::string body;  // framed answer
-  bool too_big = false;
+  GrpcAnswer answer;
   std::unique_ptr<asio::steady_timer> timer;
 
   // Ends the call once; later calls do nothing.
@@ -135,33 +63,9 @@ struct Stream {
 
   // The outcome of a stream the server ended normally.
   void Complete() {
-    if (http_status != 200 && grpc_status.empty()) return Finish(FromHttpStatus(http_status));
-    int code = 0;
-    if (grpc_status.empty() || !absl::SimpleAtoi(grpc_status, &code) || code < 0 || code > 16) {
-      return Finish(grpc::Status(grpc::StatusCode::INTERNAL,
-                                 "the server ended the stream without a grpc-status"));
-    }
-    if (code != 0)
-      return Finish(grpc::Status(static_cast<grpc::StatusCode>(code), PercentDecode(grpc_message)));
-    if (too_big) {
-      return Finish(grpc::Status(
-          grpc::StatusCode::RESOURCE_EXHAUSTED,
-          absl::StrCat("answer larger than the ", call.max_response, " bytes allowed")));
-    }
-    if (body.size() < 5) {
-      return Finish(grpc::Status(grpc::StatusCode::INTERNAL, "the answer has no message"));
-    }
-    if (body[0] != 0) {
-      return Finish(grpc::Status(grpc::StatusCode::INTERNAL,
-                                 "the answer is compressed, which was not asked for"));
-    }
-    uint32_t n = (uint32_t(uint8_t(body[1])) << 24) | (uint32_t(uint8_t(body[2])) << 16) |
-                 (uint32_t(uint8_t(body[3])) << 8) | uint32_t(uint8_t(body[4]));
-    if (body.size() != 5 + std::size_t(n)) {
-      return Finish(
-          grpc::Status(grpc::StatusCode::INTERNAL, "the answer is not exactly one gRPC message"));
-    }
-    Finish(grpc::Status::OK, body.substr(5));
+    std::string message;
+    grpc::Status st = Outcome(answer, call.max_response, &message);
+    Finish(st, std::move(message));
   }
 };
 
@@ -446,11 +350,11 @@ struct Conn : std::enable_shared_from_this<Conn> {
     absl::string_view v(reinterpret_cast<const char*>(value), valuelen);
     if (n == ":status") {
       int status = 0;
-      if (absl::SimpleAtoi(v, &status)) s->http_status = status;
+      if (absl::SimpleAtoi(v, &status)) s->answer.http_status = status;
     } else if (n == "grpc-status") {
-      s->grpc_status = std::string(v);
+      s->answer.grpc_status = std::string(v);
     } else if (n == "grpc-message") {
-      s->grpc_message = std::string(v);
+      s->answer.grpc_message = std::string(v);
     }
     return 0;
   }
@@ -458,13 +362,13 @@ struct Conn : std::enable_shared_from_this<Conn> {
   static int OnData(nghttp2_session* session, uint8_t, int32_t id, const uint8_t* data, size_t len,
                     void*) {
     Stream* s = StreamOf(session, id);
-    if (s == nullptr || s->too_big) return 0;
-    if (s->body.size() + len > s->call.max_response + 5) {
-      s->too_big = true;
-      s->body.clear();
+    if (s == nullptr || s->answer.too_big) return 0;
+    if (s->answer.body.size() + len > s->call.max_response + 5) {
+      s->answer.too_big = true;
+      s->answer.body.clear();
       return 0;
     }
-    s->body.append(reinterpret_cast<const char*>(data), len);
+    s->answer.body.append(reinterpret_cast<const char*>(data), len);
     return 0;
   }
 
@@ -578,11 +482,7 @@ H2Transport::~H2Transport() {
 
 void H2Transport::Call(H2Call call, Done done) {
   auto s = std::make_shared<Stream>();
-  s->request.reserve(call.message.size() + 5);
-  uint32_t n = static_cast<uint32_t>(call.message.size());
-  char prefix[5] = {0, char(n >> 24), char(n >> 16), char(n >> 8), char(n)};
-  s->request.append(prefix, 5);
-  s->request.append(call.message);
+  s->request = Frame(call.message);
   call.message.clear();
   s->call = std::move(call);
   s->done = std::move(done);
@@ -608,7 +508,7 @@ grpc::Status H2ReplayAnswer(const uint8_t* answer, std::size_t size) {
   s->call.metadata = {{"x-content-type", "application/grpc+json"}};
   s->call.deadline = Clock::now() + std::chrono::seconds(60);
   s->call.max_response = 4096;
-  s->request = std::string("\0\0\0\0\2{}", 7);
+  s->request = Frame("{}");
   s->done = [&](const grpc::Status& st, std::string) {
     result = st;
     ++ended;

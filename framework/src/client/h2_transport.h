@@ -56,10 +56,6 @@ class H2Transport {
   std::thread thread_;
 };
 
-// Decodes gRPC's "grpc-message" (percent-encoded bytes outside 0x20-0x7e and '%'); a malformed
-// escape is kept as it is.
-std::string PercentDecode(const std::string& s);
-
 // For the fuzz target (tests/fuzz/h2_fuzz.cc): one JSON call on a connection with no socket, fed
 // `answer` as all the server sent, then closed. Returns how the call ended; aborts if it did not
 // end exactly once.
