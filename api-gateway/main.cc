@@ -17,6 +17,7 @@
 #include "micro/log.h"
 #include "micro/plugins/builtin.h"
 #include "micro/registry/plugin.h"
+#include "micro/version.h"
 
 int main(int argc, char** argv) {
   micro::api::GatewayOptions o;
@@ -47,7 +48,8 @@ int main(int argc, char** argv) {
   flags.Duration("idle_timeout", "MICRO_API_IDLE_TIMEOUT", o.idle_timeout,
                  "keep-alive connection closed after this long without a request", &o.idle_timeout);
   flags.Int("threads", "MICRO_API_THREADS", o.threads, "HTTP threads", &o.threads);
-  bool help = false;
+  bool help = false, version = false;
+  flags.Bool("version", "", false, "print the version and exit", &version);
   std::vector<std::string> args;
   if (absl::Status s = flags.Parse(argc, argv, &args, &help); !s.ok()) {
     micro::log::Error(s.message());
@@ -55,6 +57,10 @@ int main(int argc, char** argv) {
   }
   if (help) {
     std::fputs(flags.Usage().c_str(), stdout);
+    return 0;
+  }
+  if (version) {
+    std::printf("api-gateway %s\n", micro::kVersion);
     return 0;
   }
   if (!args.empty()) {

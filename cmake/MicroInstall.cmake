@@ -4,7 +4,7 @@
 #
 #   find_package(micro 0.2 CONFIG REQUIRED)
 #   micro_proto_library(todo_proto PROTOS todo.proto)
-#   target_link_libraries(todo PRIVATE micro::service todo_proto)
+#   target_link_libraries(todo PRIVATE micro::micro todo_proto)
 #
 # (tests/package/ builds such a project against a fresh prefix.)
 include_guard(GLOBAL)
@@ -14,13 +14,15 @@ include(CMakePackageConfigHelpers)
 set(MICRO_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/micro)
 
 install(TARGETS micro_registry micro_selector micro_framework micro_service micro_plugins micro_mdns
-                micro_consul micro_etcd micro_etcd_proto protoc-gen-micro
+                micro_consul micro_etcd micro_etcd_proto micro_micro protoc-gen-micro
         EXPORT microTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS micro api-gateway RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/framework/include/ ${PROJECT_SOURCE_DIR}/plugins/include/
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} PATTERN "*.in" EXCLUDE)
+install(FILES ${PROJECT_BINARY_DIR}/generated/include/micro/version.h
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/micro)
 install(EXPORT microTargets NAMESPACE micro:: DESTINATION ${MICRO_CMAKE_DIR})
 
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/microConfig.cmake.in

@@ -7,7 +7,6 @@
 #include "consul_registry.h"
 #include "etcd_registry.h"
 #include "mdns_registry.h"
-#include "micro/registry/memory.h"
 #include "micro/registry/plugin.h"
 
 namespace micro {
@@ -17,17 +16,6 @@ absl::Status NoParams(const registry::RegistryAddress& address) {
   if (address.params.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat("registry \"", address.uri, "\": the ",
                                                  address.scheme, " registry takes no parameters"));
-}
-
-absl::StatusOr<std::unique_ptr<registry::Registry>> MakeMemory(
-    const registry::RegistryAddress& address) {
-  if (absl::Status s = NoParams(address); !s.ok()) return s;
-  if (!address.hosts.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("the memory registry takes no address, got \"",
-                                                   absl::StrJoin(address.hosts, ","), "\" in \"",
-                                                   address.uri, "\""));
-  }
-  return registry::NewMemoryRegistry();
 }
 
 // mdns:// or mdns://<IPv4 address of the interface to use>.
@@ -79,7 +67,6 @@ void Add(const char* scheme, registry::RegistryFactory factory) {
 void RegisterBuiltinPlugins() {
   static std::once_flag once;
   std::call_once(once, [] {
-    Add("memory", MakeMemory);
     Add("mdns", MakeMdns);
     Add("consul", MakeConsul);
     Add("etcd", MakeEtcd);

@@ -10,6 +10,9 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/io/printer.h>
 #include <google/protobuf/io/zero_copy_stream.h>
+#include <cstdio>
+#include <cstring>
+#include "micro/version.h"
 
 #include <map>
 #include <memory>
@@ -202,6 +205,11 @@ class Generator : public pb::compiler::CodeGenerator {
 }  // namespace
 
 int main(int argc, char* argv[]) {
+  // protoc runs plugins without arguments; a person may ask which one this is.
+  if (argc == 2 && (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "-v") == 0)) {
+    std::printf("protoc-gen-micro %s\n", MICRO_VERSION);
+    return 0;
+  }
   Generator generator;
   return google::protobuf::compiler::PluginMain(argc, argv, &generator);
 }

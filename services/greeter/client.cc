@@ -14,10 +14,7 @@ int main(int argc, char** argv) {
   service->AddFlag("name", "who to greet", &name);
   service->AddFlag("node", "call this host:port instead of looking the service up", &node);
   service->AddFlag("count", "how many calls to make", &count);
-  if (absl::Status s = service->Init(argc, argv); !s.ok()) {
-    std::cerr << s.message() << "\n";
-    return 2;
-  }
+  if (absl::Status s = service->Init(argc, argv); !s.ok()) return micro::InitExitCode(s);
   std::shared_ptr<micro::client::Client> client;
   if (node.empty()) {
     client = service->client();

@@ -14,10 +14,7 @@ class Greeter : public helloworld::GreeterHandler {
 
 int main(int argc, char** argv) {
   auto service = micro::NewService(micro::Name("helloworld"), micro::Version("latest"));
-  if (absl::Status s = service->Init(argc, argv); !s.ok()) {
-    micro::log::Error(s.message());
-    return 2;
-  }
+  if (absl::Status s = service->Init(argc, argv); !s.ok()) return micro::InitExitCode(s);
   if (absl::Status s =
           helloworld::RegisterGreeterHandler(service->server(), std::make_shared<Greeter>());
       !s.ok()) {

@@ -12,6 +12,7 @@ int RunService(int argc, char** argv, const char* name,
                    absl::StrCat("directory of the JSON data files (default ", data_dir, ")"),
                    &data_dir);
   if (absl::Status s = service->Init(argc, argv); !s.ok()) {
+    if (micro::InitAskedToExit(s)) return 0;
     micro::log::Error(absl::StrCat(name, ": ", s.message()));
     return 2;
   }

@@ -19,10 +19,7 @@ int main(int argc, char** argv) {
   service->AddFlag("out", "check-out date, YYYY-MM-DD", &out);
   service->AddFlag("lat", "latitude to search near (default: Union Square)", &lat);
   service->AddFlag("lon", "longitude to search near", &lon);
-  if (absl::Status s = service->Init(argc, argv); !s.ok()) {
-    std::cerr << s.message() << "\n";
-    return 2;
-  }
+  if (absl::Status s = service->Init(argc, argv); !s.ok()) return micro::InitExitCode(s);
   hotel::Request req;
   req.set_indate(in);
   req.set_outdate(out);

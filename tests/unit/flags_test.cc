@@ -72,7 +72,7 @@ TEST_CASE("bad values fail Init with a message naming the flag or variable") {
     const char* expect;
   };
   for (const Case& c :
-       {Case{{"--register_ttl", "soon"}, "--register_ttl=\"soon\""},
+       {Case{{"--register_ttl", "soon"}, "flag --register_ttl: \"soon\" is not a duration"},
         Case{{"--register_interval", "0"}, "--register_interval"},
         Case{{"--client_retries", "-1"}, "--client_retries"},
         Case{{"--server_metadata", "novalue"}, "--server_metadata"},
@@ -100,6 +100,61 @@ TEST_CASE("a service's own flags are read by Init") {
   s->AddFlag("data_dir", "where the data is", &data_dir);
   REQUIRE(InitWith(*s, {"--data_dir=/srv/data"}).ok());
   CHECK(data_dir == "/srv/data");
+}
+
+TEST_CASE("typed service flags take a flag, else their variable, else what the target held") {
+  Env env;
+  env.Set("TEST_WORKERS", "7");
+  env.Set("TEST_GRACE", "1500ms");
+  std::string data_dir = "default";
+  bool verbose = false;
+  int workers = 1;
+  std::chrono::milliseconds grace = 5s, poll = 10s;
+  auto s = micro::NewService(micro::Registry("memory://"), micro::Name("x"));
+  s->AddFlag("data_dir", "where the data is", &data_dir, "TEST_DATA_DIR");
+  s->AddFlag("verbose", "say more", &verbose);
+  s->AddFlag("workers", "worker threads", &workers, "TEST_WORKERS");
+  s->AddFlag("grace", "drain grace", &grace, "TEST_GRACE");
+  s->AddFlag("poll", "poll interval", &poll);
+  REQUIRE(InitWith(*s, {"--verbose", "--workers=3"}).ok());
+  CHECK(data_dir == "default");
+  CHECK(verbose);
+  CHECK(workers == 3);  // the flag beats TEST_WORKERS
+  CHECK(grace == 1500ms);
+  CHECK(poll == 10s);
+
+  int n = 0;
+  auto t = micro::NewService(micro::Registry("memory://"), micro::Name("x"));
+  t->AddFlag("n", "a number", &n);
+  absl::Status st = InitWith(*t, {"--n", "many"});
+  REQUIRE_FALSE(st.ok());
+  CHECK_THAT(std::string(st.message()),
+             Catch::Contains("flag --n: \"many\" is not a whole number"));
+}
+
+TEST_CASE("--help and --version return a status main() acts on, and change nothing") {
+  for (const char* arg : {"--help", "-h", "--version"}) {
+    INFO(arg);
+    auto s = micro::NewService(micro::Registry("memory://"), micro::Name("x"));
+    absl::Status st = InitWith(*s, {"--server_name=y", arg});
+    REQUIRE_FALSE(st.ok());
+    CHECK(micro::InitAskedToExit(st));
+    CHECK(micro::InitExitCode(st) == 0);
+    CHECK(s->options().server.name == "x");
+  }
+  absl::Status bad = absl::InvalidArgumentError("flag --x: bad");
+  CHECK_FALSE(micro::InitAskedToExit(bad));
+  CHECK(micro::InitExitCode(bad) == 2);
+}
+
+TEST_CASE("a bad value leaves the options as code set them") {
+  auto s =
+      micro::NewService(micro::Registry("memory://"), micro::Name("code"), micro::RegisterTTL(17s));
+  absl::Status st =
+      InitWith(*s, {"--server_name=flag", "--register_ttl=60s", "--client_retries=x"});
+  REQUIRE_FALSE(st.ok());
+  CHECK(s->options().server.name == "code");
+  CHECK(s->options().server.register_ttl == 17s);
 }
 
 TEST_CASE("Run calls hooks in order around start and stop") {

@@ -29,6 +29,7 @@
 #include "micro/plugins/builtin.h"
 #include "micro/registry/json.h"
 #include "micro/registry/plugin.h"
+#include "micro/version.h"
 
 namespace {
 
@@ -211,10 +212,16 @@ int main(int argc, char** argv) {
   flags.String("metadata", "", "", "call metadata, k=v[,k=v...]", &metadata);
   flags.Bool("json", "", false, "service: print JSON", &json);
   flags.Int("count", "", 0, "watch: stop after this many events (0 = never)", &count);
+  bool version = false;
+  flags.Bool("version", "", false, "print the version and exit", &version);
   std::vector<std::string> args;
   bool help = false;
   absl::Status parsed = flags.Parse(argc, argv, &args, &help);
   if (!parsed.ok()) return Fail(kUsage, parsed.message());
+  if (version || (!args.empty() && args[0] == "version" && !help)) {
+    std::printf("micro %s\n", micro::kVersion);
+    return kOk;
+  }
   const Command* cmd = nullptr;
   if (!args.empty()) {
     for (const Command& c : kCommands) {

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,22 +38,31 @@ class FlagSet {
   void Bytes(std::string name, std::string env, std::size_t default_value, std::string help,
              std::size_t* target);
   void Int(std::string name, std::string env, int default_value, std::string help, int* target);
+  // A repeatable flag: every --name adds a value; the variable gives one value
+  // when no flag does. `*target` keeps what it holds when neither is given.
+  void Strings(std::string name, std::string env, std::string help,
+               std::vector<std::string>* target);
 
   // Reads argv (flags may come before or after positional arguments; "--"
   // ends flags). Positional arguments go to `*args`; `*help` is set on
   // --help/-h. Unknown flags are an error.
   absl::Status Parse(int argc, char** argv, std::vector<std::string>* args, bool* help);
   std::string Usage() const;
+  // Where a flag's value came from in the last Parse: "flag --name",
+  // "variable NAME", or "" when neither gave one (the default stands).
+  std::string Source(absl::string_view name) const;
 
  private:
   struct Flag {
     std::string name, env, help, default_text;
     bool is_bool = false;
     std::function<absl::Status(absl::string_view value, const std::string& source)> set;
+    bool repeated = false;
   };
   void Add(Flag flag);
   std::string program_, synopsis_;
   std::vector<Flag> flags_;
+  std::map<std::string, std::string> sources_;
 };
 
 }  // namespace micro

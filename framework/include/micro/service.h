@@ -1,14 +1,24 @@
 // Service: a server and a client sharing one registry, with go-micro's life cycle.
 //
 //   auto service = micro::NewService(micro::Name("helloworld"), micro::Version("1.0.0"));
-//   if (absl::Status s = service->Init(argc, argv); !s.ok()) { ... }
+//   if (absl::Status s = service->Init(argc, argv); !s.ok()) return micro::InitExitCode(s);
 //   helloworld::RegisterGreeterHandler(service->server(), std::make_shared<Greeter>());
 //   return service->Run().ok() ? 0 : 1;
 //
 // Init reads flags (--server_name, --registry, ... ; --help lists them) and
-// MICRO_* environment variables. A value given there wins over one set in
-// code; a value set in code is never reset to a flag default. Bad values fail
-// with a message naming the flag or variable.
+// MICRO_* environment variables: a flag wins over its variable, which wins
+// over a value set in code (Name(...) included), which wins over the default;
+// a value set in code is never reset to a flag default. Bad values fail with
+// a message naming the flag or variable, and leave the options as they were.
+// --help and --version print to stdout and make Init return a status for
+// which InitAskedToExit() is true: the program should exit 0 without running.
+//
+// Registry URIs are resolved through the plugin table (micro/registry/plugin.h).
+// Service itself knows only memory://; including micro/micro.h (target
+// micro::micro) adds the built-in mdns, consul and etcd plugins.
+//
+// Thread-safety: configure (options, AddFlag, Init) from one thread; after
+// that server(), client(), registry() and Shutdown() may be called from any.
 //
 // Run: BeforeStart hooks, start (listen, register), AfterStart hooks, wait for
 // SIGINT/SIGTERM (or Shutdown()), BeforeStop hooks, stop (deregister, drain),
@@ -17,6 +27,7 @@
 // server() and client() are made on first use, after Init.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -55,8 +66,16 @@ class Service {
   ~Service();
 
   absl::Status Init(int argc, char** argv);
-  // A flag of the service's own (--name value or --name=value), before Init.
-  void AddFlag(std::string name, std::string help, std::string* target);
+  // A flag of the service's own, added before Init: --name value or
+  // --name=value, else the variable `env` (when not empty), else what *target
+  // holds (the default, shown by --help). Durations read "30s", "250ms", "1m"
+  // or seconds; booleans true/false/1/0 (--name alone is true). `target` must
+  // outlive Init.
+  void AddFlag(std::string name, std::string help, std::string* target, std::string env = "");
+  void AddFlag(std::string name, std::string help, bool* target, std::string env = "");
+  void AddFlag(std::string name, std::string help, int* target, std::string env = "");
+  void AddFlag(std::string name, std::string help, std::chrono::milliseconds* target,
+               std::string env = "");
 
   server::Server& server();
   std::shared_ptr<client::Client> client();
@@ -74,6 +93,12 @@ class Service {
   class Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// True for Init's status after --help or --version (already printed).
+bool InitAskedToExit(const absl::Status& init_status);
+// What main() returns when Init did not succeed: 0 after --help/--version,
+// otherwise 2 after logging the error.
+int InitExitCode(const absl::Status& init_status);
 
 std::unique_ptr<Service> NewService(std::vector<Option> options);
 template <typename... O>

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <memory>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -103,9 +104,33 @@ void FlagSet::Int(std::string name, std::string env, int default_value, std::str
        }});
 }
 
+void FlagSet::Strings(std::string name, std::string env, std::string help,
+                      std::vector<std::string>* target) {
+  Flag f{std::move(name),
+         std::move(env),
+         std::move(help),
+         "",
+         false,
+         [target, first = std::make_shared<bool>(true)](absl::string_view v, const std::string&) {
+           // The first value given replaces what the target held; later ones add to it.
+           if (*first) target->clear();
+           *first = false;
+           target->emplace_back(v);
+           return absl::OkStatus();
+         }};
+  f.repeated = true;
+  Add(std::move(f));
+}
+
+std::string FlagSet::Source(absl::string_view name) const {
+  auto it = sources_.find(std::string(name));
+  return it == sources_.end() ? "" : it->second;
+}
+
 absl::Status FlagSet::Parse(int argc, char** argv, std::vector<std::string>* args, bool* help) {
   *help = false;
-  std::map<std::string, std::pair<std::string, std::string>> given;  // name -> value, source
+  sources_.clear();
+  std::map<std::string, std::vector<std::string>> given;  // name -> values, in order
   bool flags_done = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -146,17 +171,24 @@ absl::Status FlagSet::Parse(int argc, char** argv, std::vector<std::string>* arg
         return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
       }
     }
-    given[name] = {value, "flag --" + name};
+    given[name].push_back(value);
   }
   for (const Flag& f : flags_) {
     auto it = given.find(f.name);
     if (it != given.end()) {
-      if (absl::Status s = f.set(it->second.first, it->second.second); !s.ok()) return s;
+      std::string source = "flag --" + f.name;
+      // A repeated flag keeps every value; any other, the last one given.
+      for (std::size_t i = f.repeated ? 0 : it->second.size() - 1; i < it->second.size(); ++i) {
+        if (absl::Status s = f.set(it->second[i], source); !s.ok()) return s;
+      }
+      sources_[f.name] = source;
       continue;
     }
     const char* env = f.env.empty() ? nullptr : std::getenv(f.env.c_str());
     if (env != nullptr && *env != '\0') {
-      if (absl::Status s = f.set(env, "variable " + f.env); !s.ok()) return s;
+      std::string source = "variable " + f.env;
+      if (absl::Status s = f.set(env, source); !s.ok()) return s;
+      sources_[f.name] = source;
     }
   }
   return absl::OkStatus();

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/query.h"
+#include "micro/registry/memory.h"
 
 namespace micro::registry {
 namespace {
@@ -19,9 +20,30 @@ struct Table {
   std::map<std::string, RegistryFactory> factories;
 };
 
+absl::StatusOr<std::unique_ptr<Registry>> MakeMemory(const RegistryAddress& address);
+
 Table& table() {
-  static Table* t = new Table;  // never destroyed: plugins may be looked up during exit
+  // Never destroyed: plugins may be looked up during exit. memory:// belongs to
+  // the framework; every other scheme comes from a plugin.
+  static Table* t = [] {
+    auto* made = new Table;
+    made->factories.emplace("memory", MakeMemory);
+    return made;
+  }();
   return *t;
+}
+
+absl::StatusOr<std::unique_ptr<Registry>> MakeMemory(const RegistryAddress& address) {
+  if (!address.params.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("registry \"", address.uri, "\": the memory registry takes no parameters"));
+  }
+  if (!address.hosts.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("the memory registry takes no address, got \"",
+                                                   absl::StrJoin(address.hosts, ","), "\" in \"",
+                                                   address.uri, "\""));
+  }
+  return NewMemoryRegistry();
 }
 
 bool ValidScheme(absl::string_view s) {
@@ -97,9 +119,12 @@ absl::Status ParseParams(absl::string_view uri, absl::string_view query,
 }
 
 std::string KnownSchemes() {
-  std::vector<std::string> s = RegistrySchemes();
-  return s.empty() ? "none registered; call micro::RegisterBuiltinPlugins()"
-                   : absl::StrJoin(s, ", ");
+  std::string known = absl::StrJoin(RegistrySchemes(), ", ");
+  // Only memory:// means no plugin was added: say where the others come from.
+  if (known == "memory")
+    absl::StrAppend(&known,
+                    "; mdns, consul and etcd come with micro/micro.h (target micro::micro)");
+  return known;
 }
 
 }  // namespace

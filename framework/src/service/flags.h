@@ -1,25 +1,30 @@
-// Internal: the flags and MICRO_* variables of Service::Init.
+// Internal: the flags and MICRO_* variables of Service::Init, on FlagSet.
 #pragma once
 
-#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "micro/flagset.h"
 #include "micro/service.h"
 
 namespace micro::internal {
 
-struct ExtraFlag {
-  std::string help;
-  std::string* target;
+// Values that need a step between parsing and Options.
+struct ServiceFlagValues {
+  std::vector<std::string> metadata;
+  std::string registry, registry_address;
+  int pool_size = 0;
 };
 
-// Reads argv and the environment into `options`; flag > variable > code > default.
-// `help` is set when --help was given (and nothing else is read).
-absl::Status ApplyFlags(int argc, char** argv, const std::map<std::string, ExtraFlag>& extra,
-                        Options* options, bool* registry_set, bool* help);
+// Adds the standard flags to `flags`, each defaulting to what `options` holds
+// (a value set in code is never reset to a flag default).
+void AddServiceFlags(FlagSet* flags, Options* options, ServiceFlagValues* values);
 
-std::string Usage(const char* program, const std::map<std::string, ExtraFlag>& extra);
+// After flags.Parse: checks ranges and folds metadata and the registry flags
+// into `options`; flag > variable > code > default. `registry_set` tells
+// whether a flag or variable named the registry.
+absl::Status ApplyServiceFlags(const FlagSet& flags, const ServiceFlagValues& values,
+                               Options* options, bool* registry_set);
 
 }  // namespace micro::internal

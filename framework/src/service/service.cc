@@ -9,15 +9,18 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <type_traits>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "micro/client/client.h"
+#include "micro/flagset.h"
 #include "micro/log.h"
-#include "micro/plugins/builtin.h"
 #include "micro/registry/memory.h"
 #include "micro/registry/plugin.h"
 #include "micro/server/server.h"
+#include "micro/version.h"
 #include "service/flags.h"
 
 namespace micro {
@@ -48,6 +51,14 @@ void InstallSignalHandlers() {
   });
 }
 
+constexpr char kExitPayload[] = "type.micro-cpp/init-exit";
+
+absl::Status ExitRequest(absl::string_view what) {
+  absl::Status s = absl::CancelledError(absl::StrCat(what, " shown"));
+  s.SetPayload(kExitPayload, absl::Cord(what));
+  return s;
+}
+
 absl::Status RunHooks(const std::vector<Hook>& hooks, const char* stage, bool stop_at_first) {
   std::vector<std::string> failures;
   for (const Hook& h : hooks) {
@@ -64,21 +75,47 @@ absl::Status RunHooks(const std::vector<Hook>& hooks, const char* stage, bool st
 
 class Service::Impl {
  public:
-  explicit Impl(Options options) : options_(std::move(options)) { RegisterBuiltinPlugins(); }
+  explicit Impl(Options options) : options_(std::move(options)) {}
 
   absl::Status Init(int argc, char** argv) {
     if (server_ != nullptr || client_ != nullptr) {
       return absl::FailedPreconditionError("Init must come before server() and client()");
     }
+    // Flags write into a copy, so a bad value leaves the options as they were.
+    Options o = options_;
+    std::string program = argc > 0 && argv[0] != nullptr ? argv[0] : o.server.name;
+    if (std::size_t slash = program.rfind('/'); slash != std::string::npos)
+      program = program.substr(slash + 1);
+    FlagSet flags(program, absl::StrCat("the ", o.server.name, " service"));
+    internal::ServiceFlagValues values;
+    internal::AddServiceFlags(&flags, &o, &values);
+    for (const auto& add : extra_) add(flags);
+    bool version = false;
+    flags.Bool("version", "", false, "print the version and exit", &version);
+    std::vector<std::string> args;
     bool help = false, registry_set = false;
-    absl::Status s = internal::ApplyFlags(argc, argv, extra_, &options_, &registry_set, &help);
+    absl::Status s = flags.Parse(argc, argv, &args, &help);
     if (help) {
-      std::fputs(internal::Usage(argc > 0 ? argv[0] : "service", extra_).c_str(), stdout);
-      std::exit(0);
+      std::fputs(flags.Usage().c_str(), stdout);
+      return ExitRequest("help");
     }
     if (!s.ok()) return s;
+    if (version) {
+      std::printf("%s %s (micro-cpp %s)\n", o.server.name.c_str(), o.server.version.c_str(),
+                  kVersion);
+      return ExitRequest("version");
+    }
+    if (!args.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument \"", args[0], "\" (flags start with --; see --help)"));
+    }
+    if (s = internal::ApplyServiceFlags(flags, values, &o, &registry_set); !s.ok()) return s;
     // A registry named by flag or variable replaces one given in code.
-    if (registry_set) options_.server.registry = nullptr;
+    if (registry_set) o.server.registry = nullptr;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      options_ = std::move(o);
+    }
     // Fail now, naming the setting, rather than at the first call.
     if (auto reg = Registry(); !reg.ok()) {
       return absl::InvalidArgumentError(
@@ -87,8 +124,19 @@ class Service::Impl {
     return absl::OkStatus();
   }
 
-  void AddFlag(std::string name, std::string help, std::string* target) {
-    extra_[std::move(name)] = internal::ExtraFlag{std::move(help), target};
+  template <typename T>
+  void AddFlag(std::string name, std::string help, T* target, std::string env) {
+    extra_.push_back([=](FlagSet& f) {
+      if constexpr (std::is_same_v<T, std::string>) {
+        f.String(name, env, *target, help, target);
+      } else if constexpr (std::is_same_v<T, bool>) {
+        f.Bool(name, env, *target, help, target);
+      } else if constexpr (std::is_same_v<T, int>) {
+        f.Int(name, env, *target, help, target);
+      } else {
+        f.Duration(name, env, *target, help, target);
+      }
+    });
   }
 
   absl::StatusOr<std::shared_ptr<registry::Registry>> Registry() {
@@ -170,7 +218,7 @@ class Service::Impl {
 
  private:
   Options options_;
-  std::map<std::string, internal::ExtraFlag> extra_;
+  std::vector<std::function<void(FlagSet&)>> extra_;
   std::mutex mu_;
   std::unique_ptr<server::Server> server_;
   std::shared_ptr<client::Client> client_;
@@ -179,8 +227,26 @@ class Service::Impl {
 Service::Service(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Service::~Service() = default;
 absl::Status Service::Init(int argc, char** argv) { return impl_->Init(argc, argv); }
-void Service::AddFlag(std::string name, std::string help, std::string* target) {
-  impl_->AddFlag(std::move(name), std::move(help), target);
+void Service::AddFlag(std::string name, std::string help, std::string* target, std::string env) {
+  impl_->AddFlag(std::move(name), std::move(help), target, std::move(env));
+}
+void Service::AddFlag(std::string name, std::string help, bool* target, std::string env) {
+  impl_->AddFlag(std::move(name), std::move(help), target, std::move(env));
+}
+void Service::AddFlag(std::string name, std::string help, int* target, std::string env) {
+  impl_->AddFlag(std::move(name), std::move(help), target, std::move(env));
+}
+void Service::AddFlag(std::string name, std::string help, std::chrono::milliseconds* target,
+                      std::string env) {
+  impl_->AddFlag(std::move(name), std::move(help), target, std::move(env));
+}
+
+bool InitAskedToExit(const absl::Status& s) { return s.GetPayload(kExitPayload).has_value(); }
+
+int InitExitCode(const absl::Status& s) {
+  if (s.ok() || InitAskedToExit(s)) return 0;
+  log::Error(std::string(s.message()));
+  return 2;
 }
 server::Server& Service::server() { return impl_->Server(); }
 std::shared_ptr<client::Client> Service::client() { return impl_->Client(); }

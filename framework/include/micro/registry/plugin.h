@@ -6,9 +6,10 @@
 //   etcd://127.0.0.1:2379,127.0.0.1:22379
 //
 // The same string works in code, in --registry/--registry_address and in the
-// MICRO_REGISTRY* variables. Plugins are added explicitly by
-// micro::RegisterBuiltinPlugins() (plugins/builtin.cc); there are no static
-// registrars. The table is thread-safe.
+// MICRO_REGISTRY* variables. memory:// is always there; the other schemes are
+// added by micro::RegisterBuiltinPlugins() (plugins/builtin.cc, which
+// micro/micro.h calls) or by an application's own RegisterRegistryPlugin
+// calls, before the first lookup. The table is thread-safe.
 #pragma once
 
 #include <functional>
