@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "micro/errors.h"
 #include "micro/log.h"
+#include "micro/plugin/net.h"
 #include "request.h"
 
 namespace micro::api {
@@ -336,27 +337,10 @@ Gateway::~Gateway() { Stop(); }
 
 absl::Status Gateway::Start() {
   const std::string& a = impl_->options.address;
-  std::string host = "0.0.0.0", port_text;
-  if (!a.empty() && a.front() == '[') {
-    std::size_t close = a.find("]:");
-    if (close == std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("address \"", a, "\": expected [v6]:port"));
-    }
-    host = a.substr(1, close - 1);
-    port_text = a.substr(close + 2);
-  } else {
-    std::size_t colon = a.rfind(':');
-    if (colon == std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("address \"", a, "\": expected host:port or :port"));
-    }
-    if (colon > 0) host = a.substr(0, colon);
-    port_text = a.substr(colon + 1);
-  }
+  std::string host;
   int port = 0;
-  if (!absl::SimpleAtoi(port_text, &port) || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("address \"", a, "\": bad port"));
-  }
+  if (absl::Status s = plugin::SplitHostPort(a, &host, &port); !s.ok()) return s;
+  if (host.empty()) host = "0.0.0.0";  // ":8080"
   beast::error_code ec;
   auto ip = asio::ip::make_address(host, ec);
   if (ec) {

@@ -7,9 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "core/query.h"
 #include "micro/errors.h"
-#include "registry/json_internal.h"
+#include "micro/plugin/json.h"
+#include "micro/plugin/query.h"
 
 namespace micro::api {
 namespace {
@@ -36,7 +36,7 @@ std::string JsonProblem(absl::string_view message) {
 }
 
 absl::StatusOr<nlohmann::json> ParseBody(absl::string_view body, absl::string_view what) {
-  absl::StatusOr<nlohmann::json> j = registry::internal::ParseJson(body);
+  absl::StatusOr<nlohmann::json> j = plugin::ParseJson(body);
   if (!j.ok()) {
     return errors::BadRequest(
         kErrorId, absl::StrCat("malformed JSON ", what, ": ", JsonProblem(j.status().message())));
@@ -126,13 +126,13 @@ absl::StatusOr<Route> Resolve(absl::string_view path, absl::string_view ns) {
 }
 
 absl::StatusOr<std::string> QueryToJson(absl::string_view query) {
-  absl::StatusOr<std::vector<internal::QueryPair>> pairs = internal::ParseQuery(query);
+  absl::StatusOr<std::vector<plugin::QueryPair>> pairs = plugin::ParseQuery(query);
   if (!pairs.ok()) {
     return errors::BadRequest(kErrorId,
                               absl::StrCat("malformed query: ", pairs.status().message()));
   }
   nlohmann::json out = nlohmann::json::object();
-  for (internal::QueryPair& p : *pairs) {
+  for (plugin::QueryPair& p : *pairs) {
     if (p.key.empty()) continue;
     auto it = out.find(p.key);
     if (it == out.end()) {

@@ -40,17 +40,21 @@ function(micro_cc_library name)
   target_link_libraries(${target} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
 endfunction()
 
-# micro_cc_test(NAME SRCS a.cc DEPS x LABELS unit [TIMEOUT s] [EXECUTOR script])
+# micro_cc_test(NAME SRCS a.cc DEPS x LABELS unit [TIMEOUT s] [EXECUTOR script] [INTERNAL])
 # A Catch2 test binary whose test cases are registered with CTest one by one.
 # EXECUTOR runs each test case through a wrapper (for example netns-run.sh).
 function(micro_cc_test name)
-  cmake_parse_arguments(ARG "" "TIMEOUT;EXECUTOR" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "INTERNAL" "TIMEOUT;EXECUTOR" "SRCS;DEPS;LABELS" ${ARGN})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
   add_executable(${name} ${ARG_SRCS})
   target_link_libraries(${name} PRIVATE micro_test_main ${ARG_DEPS})
-  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/framework/src ${PROJECT_SOURCE_DIR}/tests)
+  # Tests see public headers only; INTERNAL marks the framework's own white-box tests.
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+  if(ARG_INTERNAL)
+    target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/framework/src)
+  endif()
   if(ARG_EXECUTOR)
     # Must be set before catch_discover_tests, which reads it.
     set_target_properties(${name} PROPERTIES CROSSCOMPILING_EMULATOR ${ARG_EXECUTOR})

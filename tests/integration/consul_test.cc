@@ -11,6 +11,7 @@
 #include "consul_agent.h"
 #include "greeter.micro.h"
 #include "micro/micro.h"
+#include "micro/plugin/contract.h"
 #include "micro/plugins/builtin.h"
 #include "micro/registry/encoding.h"
 #include "micro/registry/json.h"
@@ -136,42 +137,14 @@ TEST_CASE("register, get and list against a real agent, in go-micro's format") {
   CHECK(r->Deregister(s).ok());  // an unknown node is not an error
 }
 
-TEST_CASE("watch reports create, update and delete from another registry instance") {
+TEST_CASE("the registry contract (micro/plugin/contract.h) against a real agent") {
   auto agent = DevAgent();
-  auto writer = Consul(agent->uri());
-  auto reader = Consul(agent->uri());
-  for (std::string scope : {"one service", "all services"}) {
-    SECTION(scope) {
-      reg::WatchOptions wo;
-      if (scope == "one service") wo.service = "consul.test";
-      auto w = reader->Watch(wo);
-      REQUIRE(w.ok());
-      Deadline deadline(**w, 60s);
-      reg::Service s = Sample("node-w", "1.0.0");
-      auto t0 = Clock::now();
-      REQUIRE(writer->Register(s, reg::RegisterOptions{30s}).ok());
-      reg::Service seen;
-      REQUIRE(WaitFor(**w, reg::Action::kCreate, "node-w", &seen));
-      auto created = Clock::now() - t0;
-      CHECK(seen.version == "1.0.0");
-      CHECK(seen.nodes.at(0) == s.nodes.at(0));
-
-      s.nodes[0].metadata["zone"] = "eu-2";
-      t0 = Clock::now();
-      REQUIRE(writer->Register(s, reg::RegisterOptions{30s}).ok());
-      REQUIRE(WaitFor(**w, reg::Action::kUpdate, "node-w", &seen));
-      auto updated = Clock::now() - t0;
-      CHECK(seen.nodes.at(0).metadata.at("zone") == "eu-2");
-
-      t0 = Clock::now();
-      REQUIRE(writer->Deregister(s).ok());
-      REQUIRE(WaitFor(**w, reg::Action::kDelete, "node-w", &seen));
-      auto deleted = Clock::now() - t0;
-      CHECK(seen.nodes.at(0).id == "node-w");
-      std::printf("consul watch (%s): create %.1f ms, update %.1f ms, delete %.1f ms\n",
-                  scope.c_str(), Ms(created), Ms(updated), Ms(deleted));
-    }
-  }
+  micro::plugin::RegistryContract c;
+  c.make = [&]() -> absl::StatusOr<std::shared_ptr<reg::Registry>> { return Consul(agent->uri()); };
+  c.log = [](const std::string& clause) { std::printf("consul contract: %s\n", clause.c_str()); };
+  std::vector<std::string> failures = micro::plugin::CheckRegistryContract(c);
+  for (const std::string& failure : failures) FAIL_CHECK(failure);
+  CHECK(failures.empty());
 }
 
 TEST_CASE("a SIGKILLed process leaves lookups and the watch when its TTL lapses") {

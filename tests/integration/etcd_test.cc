@@ -11,6 +11,7 @@
 
 #include "etcd_cluster.h"
 #include "etcd_codec.h"
+#include "micro/plugin/contract.h"
 #include "micro/plugins/builtin.h"
 #include "micro/registry/json.h"
 #include "micro/registry/plugin.h"
@@ -178,6 +179,18 @@ TEST_CASE("register, get, list and watch against real etcd, values byte-equal to
 
   REQUIRE(r->Deregister(*greeter).ok());
   CHECK(EtcdRange(*raw, key).kvs_size() == 0);
+}
+
+TEST_CASE("the registry contract (micro/plugin/contract.h) against real etcd") {
+  auto etcd = Cluster();
+  micro::plugin::RegistryContract c;
+  c.make = [&]() -> absl::StatusOr<std::shared_ptr<reg::Registry>> { return Etcd(etcd->uri()); };
+  // The lease keep-alive holds a live registration; the SIGKILL test below shows expiry.
+  c.expires_without_refresh = false;
+  c.log = [](const std::string& clause) { std::printf("etcd contract: %s\n", clause.c_str()); };
+  std::vector<std::string> failures = micro::plugin::CheckRegistryContract(c);
+  for (const std::string& failure : failures) FAIL_CHECK(failure);
+  CHECK(failures.empty());
 }
 
 TEST_CASE("a SIGKILLed process's key goes when its lease expires and the watch reports it") {

@@ -14,6 +14,7 @@
 #include "greeter.micro.h"
 #include "mdns_registry.h"
 #include "micro/micro.h"
+#include "micro/plugin/contract.h"
 #include "process.h"
 #include "registry_test_util.h"
 #include "test_util.h"
@@ -44,6 +45,17 @@ std::unique_ptr<Process> Greeter(const std::string& id, std::vector<std::string>
 }
 
 }  // namespace
+
+TEST_CASE("the registry contract (micro/plugin/contract.h) over real multicast") {
+  micro::plugin::RegistryContract c;
+  c.make = []() -> absl::StatusOr<std::shared_ptr<reg::Registry>> {
+    return std::shared_ptr<reg::Registry>(Mdns());
+  };
+  c.log = [](const std::string& clause) { std::printf("mdns contract: %s\n", clause.c_str()); };
+  std::vector<std::string> failures = micro::plugin::CheckRegistryContract(c);
+  for (const std::string& failure : failures) FAIL_CHECK(failure);
+  CHECK(failures.empty());
+}
 
 TEST_CASE("several real processes register and find each other") {
   auto a = Greeter("greeter-a");

@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include "micro/plugin/contract.h"
 #include "micro/registry/memory.h"
 #include "test_util.h"
 
@@ -29,6 +30,17 @@ std::string Describe(const reg::Result& r) {
 }
 
 }  // namespace
+
+TEST_CASE("the registry contract (micro/plugin/contract.h)") {
+  std::shared_ptr<reg::Registry> shared = reg::NewMemoryRegistry();
+  micro::plugin::RegistryContract c;
+  c.make = [&]() -> absl::StatusOr<std::shared_ptr<reg::Registry>> { return shared; };
+  c.propagation = 2s;
+  c.ttl = 600ms;
+  std::vector<std::string> failures = micro::plugin::CheckRegistryContract(c);
+  for (const std::string& failure : failures) FAIL_CHECK(failure);
+  CHECK(failures.empty());
+}
 
 TEST_CASE("register, get by version, list, deregister") {
   auto r = reg::NewMemoryRegistry();
@@ -201,4 +213,51 @@ TEST_CASE("concurrent register and watch lose nothing") {
   REQUIRE(svc.ok());
   CHECK(svc->at(0).nodes.size() == kThreads * kNodes / 2);
   CHECK(live.size() == kThreads * kNodes / 2);
+}
+
+namespace {
+
+// A registry that forgets to deregister and accepts nodes without ids: the
+// contract must say so.
+class Forgetful : public reg::Registry {
+ public:
+  absl::Status Register(const reg::Service& s, const reg::RegisterOptions& o) override {
+    reg::Service copy = s;
+    for (reg::Node& n : copy.nodes) {
+      if (n.id.empty()) n.id = "made-up";
+    }
+    return inner_->Register(copy, o);
+  }
+  absl::Status Deregister(const reg::Service&) override { return absl::OkStatus(); }
+  absl::StatusOr<std::vector<reg::Service>> GetService(absl::string_view name) override {
+    return inner_->GetService(name);
+  }
+  absl::StatusOr<std::vector<reg::Service>> ListServices() override {
+    return inner_->ListServices();
+  }
+  absl::StatusOr<std::unique_ptr<reg::Watcher>> Watch(const reg::WatchOptions& o) override {
+    return inner_->Watch(o);
+  }
+  std::string String() const override { return "forgetful://"; }
+
+ private:
+  std::unique_ptr<reg::Registry> inner_ = reg::NewMemoryRegistry();
+};
+
+}  // namespace
+
+TEST_CASE("the registry contract catches a registry that breaks it") {
+  auto shared = std::make_shared<Forgetful>();
+  micro::plugin::RegistryContract c;
+  c.make = [&]() -> absl::StatusOr<std::shared_ptr<reg::Registry>> { return shared; };
+  c.propagation = 1s;
+  c.ttl = 600ms;
+  c.expires_without_refresh = false;
+  std::vector<std::string> failures = micro::plugin::CheckRegistryContract(c);
+  std::string all;
+  for (const std::string& f : failures) all += f + "\n";
+  INFO(all);
+  CHECK_THAT(all, Catch::Contains("bad input is InvalidArgument: empty node id: got OK"));
+  CHECK_THAT(all, Catch::Contains("waiting for delete of contract-n3"));
+  CHECK_THAT(all, Catch::Contains("want NotFound"));
 }

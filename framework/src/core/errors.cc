@@ -4,7 +4,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
-#include "registry/json_internal.h"
+#include "micro/plugin/json.h"
 
 namespace micro {
 namespace {
@@ -21,7 +21,7 @@ std::string Error::ToJson() const {
   };
   if (!id.empty()) {
     field("id");
-    registry::internal::AppendString(&out, id);
+    plugin::AppendString(&out, id);
   }
   if (code != 0) {
     field("code");
@@ -29,11 +29,11 @@ std::string Error::ToJson() const {
   }
   if (!detail.empty()) {
     field("detail");
-    registry::internal::AppendString(&out, detail);
+    plugin::AppendString(&out, detail);
   }
   if (!status.empty()) {
     field("status");
-    registry::internal::AppendString(&out, status);
+    plugin::AppendString(&out, status);
   }
   out.push_back('}');
   return out;

@@ -5,13 +5,12 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "micro/plugin/net.h"
 
 namespace micro::internal {
 
-// Splits "host:port", "[v6]:port" or ":port". InvalidArgument when malformed.
-absl::Status SplitHostPort(absl::string_view address, std::string* host, int* port);
-// Joins, bracketing IPv6 hosts.
-std::string JoinHostPort(absl::string_view host, int port);
+using plugin::JoinHostPort;
+using plugin::SplitHostPort;
 // True for "", "0.0.0.0", "::" and "[::]".
 bool IsUnspecified(absl::string_view host);
 // An address of this machine others can reach: the first non-loopback IPv4 of

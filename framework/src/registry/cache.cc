@@ -23,7 +23,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "core/retry.h"
+#include "micro/plugin/backoff.h"
 #include "registry/snapshot.h"
 
 namespace micro::registry {
@@ -186,7 +186,7 @@ class Cache::Impl {
       e->error = absl::Status(found.status().code(),
                               absl::StrCat(registry_->String(), ": ", found.status().message()));
       e->backoff = std::clamp<Duration>(e->backoff * 2, options_.backoff_min, options_.backoff_max);
-      e->retry_at = now + micro::internal::Jittered(e->backoff);
+      e->retry_at = now + plugin::Jittered(e->backoff);
     }
     e->pending.clear();
     Changed();
@@ -285,9 +285,7 @@ class Cache::Impl {
       if (!Publish(nullptr)) return;
       w.reset();
       std::unique_lock<std::mutex> lock(watch_mu_);
-      if (watch_cv_.wait_for(lock, micro::internal::Jittered(backoff),
-                             [this] { return stopping_; }))
-        return;
+      if (watch_cv_.wait_for(lock, plugin::Jittered(backoff), [this] { return stopping_; })) return;
       backoff = std::min<Duration>(backoff * 2, options_.backoff_max);
     }
   }

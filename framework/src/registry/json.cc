@@ -2,11 +2,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "registry/json_internal.h"
+#include "micro/plugin/json.h"
 
-namespace micro::registry {
-namespace internal {
+namespace micro::plugin {
 namespace {
+
+using registry::kMaxJsonDepth;
 
 using nlohmann::json;
 
@@ -313,23 +314,24 @@ absl::Status FromJson(const json& j, const std::string& where, Service* out) {
   return s;
 }
 
-}  // namespace internal
+}  // namespace micro::plugin
 
+namespace micro::registry {
 namespace {
 
 template <typename T>
 std::string Write(const T& value) {
   std::string out;
-  internal::AppendJson(&out, value);
+  plugin::AppendJson(&out, value);
   return out;
 }
 
 template <typename T>
 absl::StatusOr<T> Read(absl::string_view text, const char* what) {
-  absl::StatusOr<nlohmann::json> j = internal::ParseJson(text);
+  absl::StatusOr<nlohmann::json> j = plugin::ParseJson(text);
   if (!j.ok()) return j.status();
   T value;
-  absl::Status s = internal::FromJson(*j, what, &value);
+  absl::Status s = plugin::FromJson(*j, what, &value);
   if (!s.ok()) return s;
   return value;
 }

@@ -11,7 +11,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "registry/queue_watcher.h"
+#include "micro/plugin/queue_watcher.h"
+#include "micro/plugin/registration.h"
 
 namespace micro::registry {
 namespace {
@@ -54,17 +55,7 @@ class MemoryRegistry : public Registry {
   }
 
   absl::Status Register(const Service& service, const RegisterOptions& options) override {
-    if (service.name.empty()) return absl::InvalidArgumentError("register: service name is empty");
-    if (service.nodes.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("register ", service.name, ": at least one node is required"));
-    }
-    for (const Node& n : service.nodes) {
-      if (n.id.empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("register ", service.name, ": node id is empty"));
-      }
-    }
+    if (absl::Status s = plugin::CheckRegistration("memory", service); !s.ok()) return s;
     Clock::time_point deadline =
         options.ttl.count() > 0 ? Clock::now() + options.ttl : Clock::time_point::max();
     std::lock_guard<std::mutex> lock(mu_);
@@ -141,11 +132,11 @@ class MemoryRegistry : public Registry {
   }
 
   absl::StatusOr<std::unique_ptr<Watcher>> Watch(const WatchOptions& options) override {
-    auto w = std::make_shared<internal::QueueWatcher>(options.service, options_.max_queued_events,
-                                                      "memory registry");
+    auto w = std::make_shared<plugin::QueueWatcher>(options.service, options_.max_queued_events,
+                                                    "memory registry");
     std::lock_guard<std::mutex> lock(mu_);
     watchers_.push_back(w);
-    return internal::QueueWatcher::Handle(std::move(w));
+    return plugin::QueueWatcher::Handle(std::move(w));
   }
 
   std::string String() const override { return "memory://"; }
@@ -153,7 +144,7 @@ class MemoryRegistry : public Registry {
  private:
   // Requires mu_. Drops watchers that were stopped.
   void Publish(const Result& r) {
-    std::vector<std::shared_ptr<internal::QueueWatcher>> live;
+    std::vector<std::shared_ptr<plugin::QueueWatcher>> live;
     live.reserve(watchers_.size());
     for (auto& w : watchers_) {
       if (w->stopped()) continue;
@@ -201,7 +192,7 @@ class MemoryRegistry : public Registry {
   bool closing_ = false;
   Clock::time_point next_deadline_ = Clock::time_point::max();  // the sweeper's next wake-up
   std::map<std::string, std::map<std::string, VersionRecord>> services_;
-  std::vector<std::shared_ptr<internal::QueueWatcher>> watchers_;
+  std::vector<std::shared_ptr<plugin::QueueWatcher>> watchers_;
   std::thread sweeper_;  // last: starts after everything it uses exists
 };
 

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "core/query.h"
+#include "micro/plugin/query.h"
 #include "micro/registry/memory.h"
 
 namespace micro::registry {
@@ -106,9 +106,9 @@ absl::Status CheckHost(absl::string_view uri, absl::string_view host) {
 // "a=1&b=2" -> {a: 1, b: 2}; a key alone means "true".
 absl::Status ParseParams(absl::string_view uri, absl::string_view query,
                          std::map<std::string, std::string>* out) {
-  absl::StatusOr<std::vector<internal::QueryPair>> pairs = internal::ParseQuery(query);
+  absl::StatusOr<std::vector<plugin::QueryPair>> pairs = plugin::ParseQuery(query);
   if (!pairs.ok()) return BadAddress(uri, pairs.status().message());
-  for (internal::QueryPair& p : *pairs) {
+  for (plugin::QueryPair& p : *pairs) {
     if (p.key.empty()) return BadAddress(uri, "empty parameter name after '?'");
     std::string key = p.key;
     if (!out->emplace(key, p.has_value ? std::move(p.value) : "true").second) {

@@ -7,14 +7,15 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "micro/plugin/json.h"
+#include "micro/plugin/net.h"
 #include "micro/registry/encoding.h"
 #include "micro/registry/json.h"
-#include "registry/json_internal.h"
 
 namespace micro::consul {
 namespace {
 
-using registry::internal::Member;
+using plugin::Member;
 
 bool ValidMetaKey(absl::string_view k) {
   if (k.empty() || k.size() > 128 || absl::StartsWith(k, "consul-")) return false;
@@ -112,26 +113,14 @@ std::string GoDuration(std::chrono::milliseconds d) {
   return absl::StrCat(sign, secs, "s");
 }
 
-std::string JoinHostPort(absl::string_view host, int port) {
-  if (host.find(':') != absl::string_view::npos) return absl::StrCat("[", host, "]:", port);
-  return absl::StrCat(host, ":", port);
-}
-
 std::string RegistrationJson(const registry::Service& service, const registry::Node& node,
                              std::chrono::milliseconds ttl, std::vector<std::string>* left_out) {
-  std::string host = node.address;
+  // Consul keeps Address and Port apart; an address without a port keeps port 0.
+  std::string host;
   int port = 0;
-  const std::string& a = node.address;
-  std::size_t colon = a.rfind(':');
-  if (!a.empty() && a.front() == '[') {
-    std::size_t close = a.find(']');
-    if (close != std::string::npos) {
-      host = a.substr(1, close - 1);
-      if (close + 1 < a.size() && a[close + 1] == ':') port = std::atoi(a.c_str() + close + 2);
-    }
-  } else if (colon != std::string::npos && a.find(':') == colon) {
-    host = a.substr(0, colon);
-    port = std::atoi(a.c_str() + colon + 1);
+  if (!plugin::SplitHostPort(node.address, 0, &host, &port).ok()) {
+    host = node.address;
+    port = 0;
   }
   nlohmann::json j;
   j["ID"] = node.id;
@@ -158,7 +147,7 @@ std::string RegistrationJson(const registry::Service& service, const registry::N
 }
 
 absl::StatusOr<HealthAnswer> ParseHealth(absl::string_view body, absl::string_view service) {
-  absl::StatusOr<nlohmann::json> parsed = registry::internal::ParseJson(body);
+  absl::StatusOr<nlohmann::json> parsed = plugin::ParseJson(body);
   if (!parsed.ok()) return parsed.status();
   if (parsed->is_null()) return HealthAnswer{};
   if (!parsed->is_array()) {
@@ -238,7 +227,7 @@ absl::StatusOr<HealthAnswer> ParseHealth(absl::string_view body, absl::string_vi
     hn.version = std::move(decoded->version);
     hn.endpoints = std::move(decoded->endpoints);
     hn.node.id = *id;
-    hn.node.address = JoinHostPort(address, port->get<int>());
+    hn.node.address = plugin::JoinHostPort(address, port->get<int>());
     hn.node.metadata = std::move(decoded->metadata);
     out.nodes.push_back(std::move(hn));
   }
@@ -264,7 +253,7 @@ std::vector<registry::Service> GroupByVersion(absl::string_view name,
 }
 
 absl::StatusOr<std::vector<std::string>> ParseCatalogServices(absl::string_view body) {
-  absl::StatusOr<nlohmann::json> parsed = registry::internal::ParseJson(body);
+  absl::StatusOr<nlohmann::json> parsed = plugin::ParseJson(body);
   if (!parsed.ok()) return parsed.status();
   if (!parsed->is_object()) {
     return absl::InvalidArgumentError(

@@ -39,9 +39,6 @@ std::string RegistrationJson(const registry::Service& service, const registry::N
 // Go's time.Duration.String() for whole milliseconds: "30s", "1m5s", "1h0m0s", "500ms".
 std::string GoDuration(std::chrono::milliseconds d);
 
-// "host:port" for go-micro (brackets around IPv6 hosts).
-std::string JoinHostPort(absl::string_view host, int port);
-
 // One healthy node of a /v1/health/service answer.
 struct HealthNode {
   std::string version;

@@ -14,10 +14,11 @@
 #include "absl/time/time.h"
 #include "codec.h"
 #include "consul_watch.h"
-#include "core/query.h"
-#include "core/retry.h"
 #include "http_client.h"
 #include "micro/log.h"
+#include "micro/plugin/backoff.h"
+#include "micro/plugin/query.h"
+#include "micro/plugin/registration.h"
 
 namespace micro::consul {
 namespace {
@@ -51,11 +52,7 @@ class ConsulRegistry : public registry::Registry {
 
   absl::Status Register(const registry::Service& service,
                         const registry::RegisterOptions& options) override {
-    if (service.name.empty()) return absl::InvalidArgumentError("consul: service without a name");
-    if (service.nodes.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("consul: service \"", service.name, "\" has no node to register"));
-    }
+    if (absl::Status s = plugin::CheckRegistration("consul", service); !s.ok()) return s;
     for (const registry::Node& node : service.nodes) {
       if (absl::Status s = RegisterNode(service, node, options.ttl); !s.ok()) return s;
     }
@@ -217,7 +214,7 @@ class ConsulRegistry : public registry::Registry {
   std::string uri_;
   std::mutex mu_;
   std::map<std::string, std::string> registered_;  // node id -> body the agent accepted
-  internal::Reported warned_;
+  plugin::Reported warned_;
 };
 
 }  // namespace
@@ -272,12 +269,12 @@ absl::StatusOr<ConsulOptions> ConsulOptionsFrom(const registry::RegistryAddress&
   o.cert_file = Env("CONSUL_CLIENT_CERT");
   o.key_file = Env("CONSUL_CLIENT_KEY");
   if (std::string v = Env("CONSUL_HTTP_SSL"); !v.empty()) {
-    absl::StatusOr<bool> b = internal::ParseBoolParam("CONSUL_HTTP_SSL", v);
+    absl::StatusOr<bool> b = plugin::ParseBoolParam("CONSUL_HTTP_SSL", v);
     if (!b.ok()) return b.status();
     o.tls = o.tls || *b;
   }
   if (std::string v = Env("CONSUL_HTTP_SSL_VERIFY"); !v.empty()) {
-    absl::StatusOr<bool> b = internal::ParseBoolParam("CONSUL_HTTP_SSL_VERIFY", v);
+    absl::StatusOr<bool> b = plugin::ParseBoolParam("CONSUL_HTTP_SSL_VERIFY", v);
     if (!b.ok()) return b.status();
     o.tls_skip_verify = !*b;
   }
@@ -308,12 +305,12 @@ absl::StatusOr<ConsulOptions> ConsulOptionsFrom(const registry::RegistryAddress&
     } else if (key == "key") {
       o.key_file = value;
     } else if (key == "tls" || key == "tls_skip_verify") {
-      absl::StatusOr<bool> b = internal::ParseBoolParam(what, value);
+      absl::StatusOr<bool> b = plugin::ParseBoolParam(what, value);
       if (!b.ok()) return b.status();
       (key == "tls" ? o.tls : o.tls_skip_verify) = *b;
     } else if (key == "connect_timeout" || key == "timeout" || key == "wait" ||
                key == "resync_grace") {
-      absl::StatusOr<milliseconds> d = internal::ParseDurationParam(what, value);
+      absl::StatusOr<milliseconds> d = plugin::ParseDurationParam(what, value);
       if (!d.ok()) return d.status();
       (key == "connect_timeout" ? o.connect_timeout
        : key == "timeout"       ? o.request_timeout

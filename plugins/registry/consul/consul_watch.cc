@@ -11,9 +11,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "codec.h"
-#include "core/retry.h"
 #include "micro/log.h"
-#include "registry/queue_watcher.h"
+#include "micro/plugin/backoff.h"
+#include "micro/plugin/queue_watcher.h"
 
 namespace micro::consul {
 namespace {
@@ -51,7 +51,7 @@ class RateLimit {
 // Shared by a watcher and its loops: the event queue and the stop signal.
 struct Shared {
   WatchContext ctx;
-  std::shared_ptr<registry::internal::QueueWatcher> queue;
+  std::shared_ptr<plugin::QueueWatcher> queue;
   std::mutex mu;
   std::condition_variable cv;
   bool stopped = false;  // guarded by mu
@@ -157,7 +157,7 @@ class ServiceLoop {
         }
         resync = true;
         ExpirePending();
-        if (!shared_->SleepUntil(Clock::now() + internal::RetryBackoff(failures))) break;
+        if (!shared_->SleepUntil(Clock::now() + plugin::RetryBackoff(failures))) break;
         continue;
       }
       if (failures > 0) log::Info(absl::StrCat("consul watch of \"", name_, "\" is back"));
@@ -247,7 +247,7 @@ class ServiceLoop {
   const std::string name_;
   consul::Cancel cancel_;
   std::thread thread_;
-  internal::Reported reported_;
+  plugin::Reported reported_;
   // Loop thread only:
   std::map<std::string, HealthNode> known_;
   std::map<std::string, std::pair<HealthNode, Clock::time_point>> pending_;
@@ -260,8 +260,7 @@ class ConsulWatcher : public registry::Watcher {
  public:
   ConsulWatcher(WatchContext ctx, std::string service) : shared_(std::make_shared<Shared>()) {
     shared_->ctx = std::move(ctx);
-    shared_->queue =
-        std::make_shared<registry::internal::QueueWatcher>(service, kMaxQueued, "consul registry");
+    shared_->queue = std::make_shared<plugin::QueueWatcher>(service, kMaxQueued, "consul registry");
     if (!service.empty()) {
       AddLoop(service);
     } else {
@@ -329,7 +328,7 @@ class ConsulWatcher : public registry::Watcher {
         if (failures++ == 0) {
           log::Warn(absl::StrCat("consul watch of the catalog: ", failure.message(), "; retrying"));
         }
-        if (!shared_->SleepUntil(Clock::now() + internal::RetryBackoff(failures))) break;
+        if (!shared_->SleepUntil(Clock::now() + plugin::RetryBackoff(failures))) break;
         continue;
       }
       if (failures > 0) log::Info("consul watch of the catalog is back");

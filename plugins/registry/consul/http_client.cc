@@ -19,6 +19,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "micro/plugin/net.h"
 
 namespace micro::consul {
 namespace {
@@ -34,16 +35,14 @@ struct HostPort {
   std::string port;
 };
 
+// Addresses were checked when the options were made (ParseRegistryAddress);
+// one that still does not split is kept whole, and fails to resolve, naming it.
 HostPort SplitHostPort(absl::string_view address) {
-  if (!address.empty() && address.front() == '[') {
-    std::size_t close = address.find(']');
-    std::string host(address.substr(1, close - 1));
-    absl::string_view rest = address.substr(close + 1);
-    return {host, rest.size() > 1 ? std::string(rest.substr(1)) : "8500"};
-  }
-  std::size_t colon = address.rfind(':');
-  if (colon == absl::string_view::npos) return {std::string(address), "8500"};
-  return {std::string(address.substr(0, colon)), std::string(address.substr(colon + 1))};
+  std::string host;
+  int port = 0;
+  if (!plugin::SplitHostPort(address, 8500, &host, &port).ok())
+    return {std::string(address), "8500"};
+  return {host, std::to_string(port)};
 }
 
 // One connection with an io_context of its own, so a blocking request can run

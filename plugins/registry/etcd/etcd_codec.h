@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "core/retry.h"
+#include "micro/plugin/backoff.h"
 #include "micro/registry/service.h"
 #include "micro/registry/watcher.h"
 
@@ -69,7 +69,7 @@ class WatchState {
 
   Warn warn_;
   std::map<std::string, Entry> known_;
-  internal::Reported bad_{10000};  // keys already warned about
+  plugin::Reported bad_{10000};  // keys already warned about
 };
 
 }  // namespace micro::etcd

@@ -9,12 +9,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/query.h"
-#include "core/retry.h"
 #include "etcd_client.h"
 #include "etcd_codec.h"
 #include "etcd_watch.h"
 #include "micro/log.h"
+#include "micro/plugin/backoff.h"
+#include "micro/plugin/query.h"
+#include "micro/plugin/registration.h"
 
 namespace micro::etcd {
 namespace {
@@ -59,11 +60,7 @@ class EtcdRegistry : public registry::Registry {
 
   absl::Status Register(const registry::Service& service,
                         const registry::RegisterOptions& options) override {
-    if (service.name.empty()) return absl::InvalidArgumentError("etcd: service without a name");
-    if (service.nodes.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("etcd: service \"", service.name, "\" has no node to register"));
-    }
+    if (absl::Status s = plugin::CheckRegistration("etcd", service); !s.ok()) return s;
     int64_t ttl_s = 0;
     if (options.ttl.count() > 0) ttl_s = std::max<int64_t>(1, (options.ttl.count() + 999) / 1000);
     for (const registry::Node& node : service.nodes) {
@@ -334,7 +331,7 @@ class EtcdRegistry : public registry::Registry {
       }
       if (!stream) {
         if (failures > 0 &&
-            cv_.wait_for(lock, internal::RetryBackoff(failures), [&] { return stop_; })) {
+            cv_.wait_for(lock, plugin::RetryBackoff(failures), [&] { return stop_; })) {
           break;
         }
         lock.unlock();
@@ -453,7 +450,7 @@ class EtcdRegistry : public registry::Registry {
     NodeReg& n = it->second;
     if (n.failures++ == 0)
       log::Warn(absl::StrCat("etcd: registering ", key, " again: ", s.message()));
-    n.retry = Clock::now() + internal::RetryBackoff(n.failures);
+    n.retry = Clock::now() + plugin::RetryBackoff(n.failures);
   }
 
   const std::shared_ptr<EtcdClient> client_;
@@ -462,7 +459,7 @@ class EtcdRegistry : public registry::Registry {
   std::condition_variable cv_;
   std::map<std::string, NodeReg> nodes_;   // guarded by mu_, by key
   std::map<int64_t, std::string> leases_;  // guarded by mu_: live lease -> key
-  internal::Reported bad_keys_{10000};     // guarded by mu_
+  plugin::Reported bad_keys_{10000};       // guarded by mu_
   bool stream_broken_ = false;             // guarded by mu_
   bool reader_done_ = false;               // guarded by mu_: Read() returned false
   bool stream_answered_ = false;           // guarded by mu_: the new stream works
@@ -498,11 +495,11 @@ absl::StatusOr<EtcdOptions> EtcdOptionsFrom(const registry::RegistryAddress& add
     } else if (key == "key") {
       o.key_file = value;
     } else if (key == "tls") {
-      absl::StatusOr<bool> b = internal::ParseBoolParam(what, value);
+      absl::StatusOr<bool> b = plugin::ParseBoolParam(what, value);
       if (!b.ok()) return b.status();
       o.tls = *b;
     } else if (key == "timeout") {
-      absl::StatusOr<milliseconds> d = internal::ParseDurationParam(what, value);
+      absl::StatusOr<milliseconds> d = plugin::ParseDurationParam(what, value);
       if (!d.ok()) return d.status();
       o.timeout = *d;
     } else {

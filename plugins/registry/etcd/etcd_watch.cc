@@ -6,10 +6,10 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "core/retry.h"
 #include "etcd_codec.h"
 #include "micro/log.h"
-#include "registry/queue_watcher.h"
+#include "micro/plugin/backoff.h"
+#include "micro/plugin/queue_watcher.h"
 
 namespace micro::etcd {
 
@@ -44,8 +44,7 @@ class EtcdWatcher : public registry::Watcher {
       : client_(std::move(client)),
         service_(std::move(service)),
         prefix_(ServicePrefix(service_)),
-        queue_(std::make_shared<registry::internal::QueueWatcher>(service_, kMaxQueued,
-                                                                  "etcd registry")),
+        queue_(std::make_shared<plugin::QueueWatcher>(service_, kMaxQueued, "etcd registry")),
         state_([](const std::string& m) { log::Warn(m); }) {}
 
   ~EtcdWatcher() override {
@@ -110,7 +109,7 @@ class EtcdWatcher : public registry::Watcher {
         if (!s.ok()) {
           failures++;
           if (failures == 1) log::Warn(absl::StrCat("etcd watch on ", prefix_, ": ", s.message()));
-          if (!Sleep(internal::RetryBackoff(failures))) return;
+          if (!Sleep(plugin::RetryBackoff(failures))) return;
           continue;
         }
         resync = false;
@@ -131,7 +130,7 @@ class EtcdWatcher : public registry::Watcher {
         log::Warn(absl::StrCat("etcd watch on ", prefix_, " lost its stream (",
                                status.error_message(), "); resuming after revision ", revision_));
       }
-      if (!Sleep(internal::RetryBackoff(failures))) return;
+      if (!Sleep(plugin::RetryBackoff(failures))) return;
     }
   }
 
@@ -220,7 +219,7 @@ class EtcdWatcher : public registry::Watcher {
   const std::shared_ptr<EtcdClient> client_;
   const std::string service_;
   const std::string prefix_;
-  std::shared_ptr<registry::internal::QueueWatcher> queue_;
+  std::shared_ptr<plugin::QueueWatcher> queue_;
   WatchState state_;      // watch thread only (after Start)
   int64_t revision_ = 0;  // watch thread only: last revision fully seen
   std::mutex mu_;

@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "micro/log.h"
+#include "micro/plugin/net.h"
 
 namespace micro::mdns {
 namespace {
@@ -23,11 +24,6 @@ constexpr char kGroup[] = "224.0.0.251";
 constexpr std::size_t kMaxPacket = 9000;  // RFC 6762 17
 
 std::string Lower(absl::string_view s) { return absl::AsciiStrToLower(s); }
-
-std::string JoinHostPort(const std::string& host, int port) {
-  return host.find(':') != std::string::npos ? absl::StrCat("[", host, "]:", port)
-                                             : absl::StrCat(host, ":", port);
-}
 
 struct Partial {
   std::string name;
@@ -94,7 +90,7 @@ std::vector<Found> Assemble(const Message& m, const std::string& domain,
     Found f;
     f.key = key;
     f.node_id = p.name.substr(0, p.name.size() - suffix.size());
-    f.address = addr != nullptr ? JoinHostPort(AddressString(*addr), p.port) : "";
+    f.address = addr != nullptr ? plugin::JoinHostPort(AddressString(*addr), p.port) : "";
     f.ttl = p.ttl;
     f.txt = std::move(*txt);
     out.push_back(std::move(f));

@@ -32,7 +32,9 @@
 #include "dns.h"
 #include "lookup.h"
 #include "micro/log.h"
-#include "registry/queue_watcher.h"
+#include "micro/plugin/net.h"
+#include "micro/plugin/queue_watcher.h"
+#include "micro/plugin/registration.h"
 #include "txt.h"
 
 namespace micro::mdns {
@@ -48,13 +50,9 @@ constexpr std::uint32_t kDefaultTtl = 120;
 
 std::string Lower(absl::string_view s) { return absl::AsciiStrToLower(s); }
 
+// A node address mDNS can announce: host:port with a port above 0.
 bool SplitHostPort(const std::string& address, std::string* host, int* port) {
-  std::size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return false;
-  *host = address.substr(0, colon);
-  if (!host->empty() && host->front() == '[' && host->back() == ']')
-    *host = host->substr(1, host->size() - 2);
-  return absl::SimpleAtoi(address.substr(colon + 1), port) && *port > 0 && *port < 65536;
+  return plugin::SplitHostPort(address, host, port).ok() && !host->empty() && *port > 0;
 }
 
 }  // namespace
@@ -121,12 +119,7 @@ class MdnsRegistry : public registry::Registry {
 
   absl::Status Register(const registry::Service& service,
                         const registry::RegisterOptions& options) override {
-    if (service.name.empty())
-      return absl::InvalidArgumentError("mdns register: service name is empty");
-    if (service.nodes.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("mdns register ", service.name, ": at least one node is required"));
-    }
+    if (absl::Status s = plugin::CheckRegistration("mdns", service); !s.ok()) return s;
     std::uint32_t ttl = options.ttl.count() > 0
                             ? static_cast<std::uint32_t>(std::ceil(options.ttl.count() / 1000.0))
                             : kDefaultTtl;
@@ -146,6 +139,9 @@ class MdnsRegistry : public registry::Registry {
       n.txt =
           EncodeTxt(TxtPayload{service.name, service.version, node.metadata, service.endpoints});
       n.ttl = ttl;
+      // A registration with a TTL lapses here too unless registered again, as
+      // in every other registry: a live but stuck process stops answering.
+      n.expires = options.ttl.count() > 0 ? Clock::now() + options.ttl : Clock::time_point::max();
       made.push_back(std::move(n));
     }
     for (LocalNode& n : made) {
@@ -237,11 +233,10 @@ class MdnsRegistry : public registry::Registry {
 
   absl::StatusOr<std::unique_ptr<registry::Watcher>> Watch(
       const registry::WatchOptions& options) override {
-    auto w =
-        std::make_shared<registry::internal::QueueWatcher>(options.service, 10000, "mdns registry");
+    auto w = std::make_shared<plugin::QueueWatcher>(options.service, 10000, "mdns registry");
     std::lock_guard<std::mutex> l(mu_);
     watchers_.push_back(w);
-    return registry::internal::QueueWatcher::Handle(std::move(w));
+    return plugin::QueueWatcher::Handle(std::move(w));
   }
 
   std::string String() const override {
@@ -256,6 +251,7 @@ class MdnsRegistry : public registry::Registry {
     std::uint16_t port = 0;
     std::vector<std::string> txt;
     std::uint32_t ttl = kDefaultTtl;
+    Clock::time_point expires = Clock::time_point::max();
   };
 
   static absl::Status Fail(const std::string& what, const boost::system::error_code& ec) {
@@ -508,8 +504,18 @@ class MdnsRegistry : public registry::Registry {
     tick_.expires_after(std::chrono::seconds(1));
     tick_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
+      std::vector<std::string> goodbyes;
       std::lock_guard<std::mutex> l(mu_);
       Clock::time_point now = Clock::now();
+      for (auto it = nodes_.begin(); it != nodes_.end();) {
+        if (it->second.expires <= now) {
+          goodbyes.push_back(Serialize(Announcement(it->second, 0)));
+          it = nodes_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      for (std::string& g : goodbyes) Send(std::move(g));
       for (auto it = seen_.begin(); it != seen_.end();) {
         if (it->second.expires <= now) {
           Publish({registry::Action::kDelete, it->second.service});
@@ -524,7 +530,7 @@ class MdnsRegistry : public registry::Registry {
 
   // Requires mu_.
   void Publish(const registry::Result& r) {
-    std::vector<std::shared_ptr<registry::internal::QueueWatcher>> live;
+    std::vector<std::shared_ptr<plugin::QueueWatcher>> live;
     for (auto& w : watchers_) {
       if (w->stopped()) continue;
       w->Push(r);
@@ -551,7 +557,7 @@ class MdnsRegistry : public registry::Registry {
   std::mutex mu_;
   std::map<std::string, LocalNode> nodes_;  // by lower-case instance name
   std::map<std::string, Seen> seen_;        // announced by anyone, by instance
-  std::vector<std::shared_ptr<registry::internal::QueueWatcher>> watchers_;
+  std::vector<std::shared_ptr<plugin::QueueWatcher>> watchers_;
   std::thread thread_;
 };
 

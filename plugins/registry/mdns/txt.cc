@@ -2,20 +2,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "micro/plugin/json.h"
 #include "micro/registry/encoding.h"
-#include "registry/json_internal.h"
 
 namespace micro::mdns {
 
-namespace internal = registry::internal;
-
 std::vector<std::string> EncodeTxt(const TxtPayload& p) {
   std::string json = "{\"Metadata\":";
-  internal::AppendJson(&json, p.metadata);
+  plugin::AppendJson(&json, p.metadata);
   json += ",\"Service\":";
-  internal::AppendString(&json, p.service);
+  plugin::AppendString(&json, p.service);
   json += ",\"Version\":";
-  internal::AppendString(&json, p.version);
+  plugin::AppendString(&json, p.version);
   json += ",\"Endpoints\":";
   if (p.endpoints.empty()) {
     json += "null";
@@ -23,7 +21,7 @@ std::vector<std::string> EncodeTxt(const TxtPayload& p) {
     json += "[";
     for (std::size_t i = 0; i < p.endpoints.size(); ++i) {
       if (i) json += ",";
-      internal::AppendJson(&json, p.endpoints[i]);
+      plugin::AppendJson(&json, p.endpoints[i]);
     }
     json += "]";
   }
@@ -38,12 +36,12 @@ std::vector<std::string> EncodeTxt(const TxtPayload& p) {
 absl::StatusOr<TxtPayload> DecodeTxt(const std::vector<std::string>& strings) {
   absl::StatusOr<std::string> json = registry::Decode(absl::StrJoin(strings, ""));
   if (!json.ok()) return json.status();
-  absl::StatusOr<nlohmann::json> j = internal::ParseJson(*json);
+  absl::StatusOr<nlohmann::json> j = plugin::ParseJson(*json);
   if (!j.ok()) return j.status();
   if (!j->is_object()) return absl::InvalidArgumentError("mdns txt: not a JSON object");
   TxtPayload p;
   auto str = [&](const char* field, std::string* out) -> absl::Status {
-    const nlohmann::json* m = internal::Member(*j, field);
+    const nlohmann::json* m = plugin::Member(*j, field);
     if (m == nullptr || m->is_null()) return absl::OkStatus();
     if (!m->is_string())
       return absl::InvalidArgumentError(absl::StrCat("mdns txt: ", field, " is not a string"));
@@ -52,15 +50,15 @@ absl::StatusOr<TxtPayload> DecodeTxt(const std::vector<std::string>& strings) {
   };
   if (absl::Status s = str("Service", &p.service); !s.ok()) return s;
   if (absl::Status s = str("Version", &p.version); !s.ok()) return s;
-  if (const nlohmann::json* m = internal::Member(*j, "Metadata"); m != nullptr) {
-    if (absl::Status s = internal::FromJson(*m, "txt.Metadata", &p.metadata); !s.ok()) return s;
+  if (const nlohmann::json* m = plugin::Member(*j, "Metadata"); m != nullptr) {
+    if (absl::Status s = plugin::FromJson(*m, "txt.Metadata", &p.metadata); !s.ok()) return s;
   }
-  if (const nlohmann::json* m = internal::Member(*j, "Endpoints"); m != nullptr && !m->is_null()) {
+  if (const nlohmann::json* m = plugin::Member(*j, "Endpoints"); m != nullptr && !m->is_null()) {
     if (!m->is_array()) return absl::InvalidArgumentError("mdns txt: Endpoints is not an array");
     for (std::size_t i = 0; i < m->size(); ++i) {
       if ((*m)[i].is_null()) continue;
       registry::Endpoint e;
-      if (absl::Status s = internal::FromJson((*m)[i], absl::StrCat("txt.Endpoints[", i, "]"), &e);
+      if (absl::Status s = plugin::FromJson((*m)[i], absl::StrCat("txt.Endpoints[", i, "]"), &e);
           !s.ok()) {
         return s;
       }

@@ -1,4 +1,4 @@
-// Internal: a Watcher fed by its registry through Push, for registries that
+// Plugin kit: watcher fan-out. A Watcher fed by its registry through Push, for registries that
 // produce events on their own threads (memory, mdns). Events are kept in order;
 // a watcher more than `max_queued` behind fails with ResourceExhausted rather
 // than growing. Push, Stop and stopped are thread-safe; Next is for one thread.
@@ -12,21 +12,21 @@
 
 #include "micro/registry/watcher.h"
 
-namespace micro::registry::internal {
+namespace micro::plugin {
 
 class QueueWatcher {
  public:
   QueueWatcher(std::string service, std::size_t max_queued, std::string owner)
       : service_(std::move(service)), max_queued_(max_queued), owner_(std::move(owner)) {}
 
-  absl::StatusOr<Result> Next();
+  absl::StatusOr<registry::Result> Next();
   void Stop();
   bool stopped();
   // Queues `r` unless it is for another service than the one watched.
-  void Push(const Result& r);
+  void Push(const registry::Result& r);
 
   // The handle a registry returns: stops the shared watcher when destroyed.
-  static std::unique_ptr<Watcher> Handle(std::shared_ptr<QueueWatcher> w);
+  static std::unique_ptr<registry::Watcher> Handle(std::shared_ptr<QueueWatcher> w);
 
  private:
   const std::string service_;
@@ -34,9 +34,9 @@ class QueueWatcher {
   const std::string owner_;  // for messages: "memory registry"
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Result> queue_;
+  std::deque<registry::Result> queue_;
   bool stopped_ = false;
   bool overflowed_ = false;
 };
 
-}  // namespace micro::registry::internal
+}  // namespace micro::plugin

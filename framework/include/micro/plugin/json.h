@@ -1,6 +1,7 @@
-// Building blocks of registry/json.h for the registry plugins, whose formats
-// embed registry values in JSON of their own (mDNS TXT records).
-// Internal: framework and plugins only; keeps nlohmann out of public headers.
+// Plugin kit: the building blocks of micro/registry/json.h, for registry
+// plugins whose formats embed registry values in JSON of their own (mDNS TXT
+// records, Consul's catalog answers). Uses nlohmann::json (a dependency of the
+// installed package); micro/registry/json.h is the nlohmann-free API.
 #pragma once
 
 #include <string>
@@ -11,7 +12,15 @@
 #include "absl/strings/string_view.h"
 #include "micro/registry/service.h"
 
-namespace micro::registry::internal {
+namespace micro::plugin {
+using registry::Endpoint;
+using registry::Metadata;
+using registry::Node;
+using registry::Service;
+using registry::Value;
+}  // namespace micro::plugin
+
+namespace micro::plugin {
 
 // Writers append go-micro's exact JSON (see registry/json.h) to `out`.
 void AppendString(std::string* out, absl::string_view s);
@@ -21,7 +30,7 @@ void AppendJson(std::string* out, const Endpoint& endpoint);
 void AppendJson(std::string* out, const Node& node);
 void AppendJson(std::string* out, const Service& service);
 
-// Parses `text`, refusing nesting deeper than kMaxJsonDepth.
+// Parses `text`, refusing nesting deeper than registry::kMaxJsonDepth.
 absl::StatusOr<nlohmann::json> ParseJson(absl::string_view text);
 
 // Readers take a parsed value and follow Go's Unmarshal rules. `where` names
@@ -36,4 +45,4 @@ absl::Status FromJson(const nlohmann::json& j, const std::string& where, Service
 // first, else the first case-insensitive one. Null when absent.
 const nlohmann::json* Member(const nlohmann::json& j, absl::string_view field);
 
-}  // namespace micro::registry::internal
+}  // namespace micro::plugin

@@ -1,4 +1,4 @@
-// Internal: for loops that keep asking a remote (registry watches, lease
+// Plugin kit: for loops that keep asking a remote (registry watches, lease
 // keepers, the cache): jittered exponential backoff, and a bounded set of
 // problems already reported, so one that repeats on every answer is logged once.
 #pragma once
@@ -11,7 +11,7 @@
 #include <set>
 #include <string>
 
-namespace micro::internal {
+namespace micro::plugin {
 
 // Half to all of `d`, at random: clients retrying together do not stay in step.
 template <class Duration>
@@ -45,4 +45,4 @@ class Reported {
   std::set<std::string> seen_;
 };
 
-}  // namespace micro::internal
+}  // namespace micro::plugin

@@ -1,9 +1,12 @@
-#include "registry/queue_watcher.h"
+#include "micro/plugin/queue_watcher.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace micro::registry::internal {
+namespace micro::plugin {
 namespace {
+
+using registry::Result;
+using registry::Watcher;
 
 class WatcherHandle : public Watcher {
  public:
@@ -59,4 +62,4 @@ std::unique_ptr<Watcher> QueueWatcher::Handle(std::shared_ptr<QueueWatcher> w) {
   return std::make_unique<WatcherHandle>(std::move(w));
 }
 
-}  // namespace micro::registry::internal
+}  // namespace micro::plugin

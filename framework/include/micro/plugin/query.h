@@ -1,5 +1,7 @@
-// Internal: URL query strings ("a=1&b=x%20y&flag"), decoded with form rules
-// ('+' is a space). Shared by registry URIs and the API gateway.
+// Plugin kit: URL query strings ("a=1&b=x%20y&flag"), decoded with form rules
+// ('+' is a space), and the parameter values of registry URIs
+// ("consul://a:8500?timeout=5s&tls=true"; RegistryAddress::params holds them
+// decoded). Shared by the registry plugins and the API gateway.
 #pragma once
 
 #include <chrono>
@@ -9,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace micro::internal {
+namespace micro::plugin {
 
 struct QueryPair {
   std::string key;
@@ -27,4 +29,4 @@ absl::StatusOr<bool> ParseBoolParam(absl::string_view what, absl::string_view va
 absl::StatusOr<std::chrono::milliseconds> ParseDurationParam(absl::string_view what,
                                                              absl::string_view value);
 
-}  // namespace micro::internal
+}  // namespace micro::plugin

@@ -1,11 +1,11 @@
-#include "core/query.h"
+#include "micro/plugin/query.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 
-namespace micro::internal {
+namespace micro::plugin {
 namespace {
 
 int HexValue(char c) {
@@ -73,4 +73,4 @@ absl::StatusOr<std::chrono::milliseconds> ParseDurationParam(absl::string_view w
   return std::chrono::milliseconds(absl::ToInt64Milliseconds(d));
 }
 
-}  // namespace micro::internal
+}  // namespace micro::plugin
