@@ -5,6 +5,8 @@
 //   micro call NAME Endpoint '{json}'        call an endpoint with JSON, print the JSON answer
 //   micro health NAME                        gRPC health of every node of NAME
 //   micro watch [NAME]                       print registry events as they happen
+//   micro new NAME [--dir D]                 write a new service project (find_package(micro))
+//   micro version                            print micro-cpp's version
 //
 // Exit codes: 0 done, 1 the operation failed (call error, node not serving,
 // registry unreachable), 2 usage error, 3 service not found.
@@ -19,6 +21,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -30,6 +33,7 @@
 #include "micro/registry/json.h"
 #include "micro/registry/plugin.h"
 #include "micro/version.h"
+#include "new.h"
 
 namespace {
 
@@ -51,6 +55,11 @@ const Command kCommands[] = {
     {"health", "NAME",
      "Ask every node of NAME for its gRPC health; exit 1 unless all are SERVING."},
     {"watch", "[NAME]", "Print registry events (create, update, delete) until Ctrl-C or --count."},
+    {"new", "NAME",
+     "Write a new service project into ./NAME (or --dir): proto, handler, main.cc, a\n"
+     "CMakeLists.txt using find_package(micro), README and Dockerfile. Then:\n"
+     "  cmake -S NAME -B NAME/build && cmake --build NAME/build && NAME/build/NAME"},
+    {"version", "", "Print micro-cpp's version."},
 };
 
 void Usage(const micro::FlagSet& flags) {
@@ -61,6 +70,21 @@ void Usage(const micro::FlagSet& flags) {
   absl::StrAppend(&out, "\n'micro COMMAND --help' describes one command.\n\n", flags.Usage(),
                   "\nexit codes: 0 done, 1 failed, 2 usage error, 3 service not found\n");
   std::fputs(out.c_str(), stdout);
+}
+
+// "todo-list" -> "TodoList", the proto service `micro new` writes.
+std::string ServiceType(const std::string& name) {
+  std::string out;
+  bool up = true;
+  for (char ch : name) {
+    if (ch == '-') {
+      up = true;
+    } else {
+      out.push_back(up ? absl::ascii_toupper(ch) : ch);
+      up = false;
+    }
+  }
+  return out;
 }
 
 int Fail(int code, absl::string_view message) {
@@ -212,6 +236,8 @@ int main(int argc, char** argv) {
   flags.String("metadata", "", "", "call metadata, k=v[,k=v...]", &metadata);
   flags.Bool("json", "", false, "service: print JSON", &json);
   flags.Int("count", "", 0, "watch: stop after this many events (0 = never)", &count);
+  std::string dir;
+  flags.String("dir", "", "", "new: the directory to write (default ./NAME)", &dir);
   bool version = false;
   flags.Bool("version", "", false, "print the version and exit", &version);
   std::vector<std::string> args;
@@ -249,6 +275,20 @@ int main(int argc, char** argv) {
   const std::size_t want_max = c == "services" ? 1 : c == "call" ? 4 : 2;
   if (args.size() < want_min || args.size() > want_max) {
     return Fail(kUsage, absl::StrCat("usage: micro ", cmd->name, " ", cmd->args));
+  }
+  if (c == "new") {
+    const std::string& name = args[1];
+    std::string where = dir.empty() ? name : dir;
+    if (absl::Status s = micro::tools::WriteNewService(name, where); !s.ok()) {
+      return Fail(absl::IsInvalidArgument(s) || absl::IsAlreadyExists(s) ? kUsage : kFailed,
+                  s.message());
+    }
+    std::printf(
+        "wrote the %s service to %s/\n\nbuild and run it:\n  cmake -S %s -B %s/build && cmake "
+        "--build %s/build\n  %s/build/%s\n\ncall it:\n  micro call %s %s '{\"name\": \"John\"}'\n",
+        name.c_str(), where.c_str(), where.c_str(), where.c_str(), where.c_str(), where.c_str(),
+        name.c_str(), name.c_str(), (ServiceType(name) + ".Call").c_str());
+    return kOk;
   }
 
   micro::RegisterBuiltinPlugins();
