@@ -36,3 +36,19 @@ install(FILES ${PROJECT_BINARY_DIR}/microConfig.cmake ${PROJECT_BINARY_DIR}/micr
         DESTINATION ${MICRO_CMAKE_DIR})
 install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/CHANGELOG.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# `cmake --install --strip` and CPack (CPACK_STRIP_FILES) strip executables only; drop the debug
+# sections of the static libraries too (their symbols stay: consumers link against them).
+set(micro_strip_code [[
+  if(CMAKE_INSTALL_DO_STRIP)
+    file(GLOB micro_archives "$ENV{DESTDIR}${CMAKE_INSTALL_PREFIX}/MICRO_LIBDIR/libmicro_*.a")
+    foreach(a ${micro_archives})
+      execute_process(COMMAND strip --strip-debug ${a} RESULT_VARIABLE rc)
+      if(NOT rc EQUAL 0)
+        message(FATAL_ERROR "strip --strip-debug ${a} failed")
+      endif()
+    endforeach()
+  endif()
+]])
+string(REPLACE "MICRO_LIBDIR" "${CMAKE_INSTALL_LIBDIR}" micro_strip_code "${micro_strip_code}")
+install(CODE "${micro_strip_code}")

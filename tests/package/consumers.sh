@@ -10,6 +10,7 @@ prefix=${3:-}
 bin=${prefix:+$prefix/bin/}
 micro=${bin}micro
 gateway=${bin}api-gateway
+mkdir -p "$work"
 cmake_args=(-G Ninja)
 [[ -n "$prefix" ]] && cmake_args+=(-DCMAKE_PREFIX_PATH="$prefix")
 

@@ -19,6 +19,7 @@ if grep -rq "$src\|$build" "$tmp/prefix/lib/cmake/micro"; then
 fi
 bash "$src/tests/package/consumers.sh" "$src" "$tmp" "$tmp/prefix"
 echo "install_test: package installed; micro new output and the example found it, built, ran"
+bash "$src/tests/package/docs_commands.sh" "$src" "$tmp/docs" "$tmp/prefix"
 
 # add_subdirectory: same compiler flags as the main build, so ccache can reuse its objects.
 export CCACHE_NOHASHDIR=1
