@@ -14,6 +14,10 @@ for f in bin/protoc-gen-micro bin/micro bin/api-gateway include/micro/micro.h \
          lib/cmake/micro/microConfigVersion.cmake lib/cmake/micro/MicroHelpers.cmake; do
   [[ -e "$tmp/prefix/$f" ]] || { echo "install_test: $f is not installed"; exit 1; }
 done
+for t in micro service registry registry_contract plugins protoc-gen-micro; do
+  grep -q "add_library(micro::$t \|add_executable(micro::$t " "$tmp/prefix/lib/cmake/micro/microTargets.cmake" \
+    || { echo "install_test: micro::$t is not exported"; exit 1; }
+done
 if grep -rq "$src\|$build" "$tmp/prefix/lib/cmake/micro"; then
   echo "install_test: the installed CMake files name the source or build tree"; exit 1
 fi
