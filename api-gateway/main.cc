@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
   flags.Duration("idle_timeout", "MICRO_API_IDLE_TIMEOUT", o.idle_timeout,
                  "keep-alive connection closed after this long without a request", &o.idle_timeout);
   flags.Int("threads", "MICRO_API_THREADS", o.threads, "HTTP threads", &o.threads);
+  std::string strategy = "random";
+  flags.String("selector_strategy", "MICRO_SELECTOR_STRATEGY", strategy,
+               "how the gateway picks a node: random, roundrobin or leastinflight", &strategy);
   bool help = false, version = false;
   flags.Bool("version", "", false, "print the version and exit", &version);
   std::vector<std::string> args;
@@ -83,6 +86,11 @@ int main(int argc, char** argv) {
   }
   std::string reg_name = (*reg)->String();
   micro::client::ClientOptions co;
+  if (!micro::selector::StrategyFromName(strategy, &co.selector.strategy)) {
+    micro::log::Error(absl::StrCat("flag --selector_strategy: \"", strategy,
+                                   "\" is not random, roundrobin or leastinflight"));
+    return 2;
+  }
   co.registry = std::move(*reg);
   co.content_type = "application/grpc+json";
   auto client = std::make_shared<micro::client::Client>(co);

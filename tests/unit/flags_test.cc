@@ -55,6 +55,11 @@ TEST_CASE("a flag beats a variable, which beats code") {
   CHECK(s->options().server.metadata == micro::registry::Metadata{{"c", "3"}});
   CHECK(s->options().client.retries == 2);
   CHECK(s->options().client.request_timeout == 1500ms);
+  CHECK(s->options().client.selector.strategy == micro::selector::Strategy::kRandom);
+
+  auto t = micro::NewService(micro::Registry("memory://"));
+  REQUIRE(InitWith(*t, {"--selector_strategy=leastinflight"}).ok());
+  CHECK(t->options().client.selector.strategy == micro::selector::Strategy::kLeastInFlight);
 }
 
 TEST_CASE("registry flags combine and replace a registry given in code") {
@@ -78,6 +83,7 @@ TEST_CASE("bad values fail Init with a message naming the flag or variable") {
         Case{{"--server_metadata", "novalue"}, "--server_metadata"},
         Case{{"--nope", "1"}, "unknown flag --nope"}, Case{{"--server_name"}, "needs a value"},
         Case{{"stray"}, "unexpected argument"},
+        Case{{"--selector_strategy", "fastest"}, "\"fastest\" is not random, roundrobin"},
         Case{{"--registry", "zookeeper"}, "unknown registry \"zookeeper\""},
         Case{{"--registry", "consul://a:1", "--registry_address", "b:2"}, "already holds"}}) {
     INFO(c.expect);

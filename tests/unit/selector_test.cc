@@ -30,7 +30,7 @@ std::shared_ptr<FlakyRegistry> WithNodes(const std::string& name, int n,
 }  // namespace
 
 TEST_CASE("random spreads picks evenly") {
-  sel::Selector selector(WithNodes("geo", 10), {sel::Strategy::kRandom, {}});
+  sel::Selector selector(WithNodes("geo", 10), {sel::Strategy::kRandom, {}, {}});
   auto next = selector.Select("geo");
   REQUIRE(next.ok());
   CHECK(next->size() == 10);
@@ -47,7 +47,7 @@ TEST_CASE("random spreads picks evenly") {
 }
 
 TEST_CASE("round robin is exactly fair across concurrent callers") {
-  sel::Selector selector(WithNodes("geo", 7), {sel::Strategy::kRoundRobin, {}});
+  sel::Selector selector(WithNodes("geo", 7), {sel::Strategy::kRoundRobin, {}, {}});
   constexpr int kThreads = 4, kPerThread = 7 * 5000;
   std::vector<std::map<std::string, int>> counts(kThreads);
   std::vector<std::thread> threads;
@@ -70,7 +70,7 @@ TEST_CASE("round robin is exactly fair across concurrent callers") {
 }
 
 TEST_CASE("successive picks from one Next walk every node") {
-  sel::Selector selector(WithNodes("geo", 3), {sel::Strategy::kRoundRobin, {}});
+  sel::Selector selector(WithNodes("geo", 3), {sel::Strategy::kRoundRobin, {}, {}});
   auto next = selector.Select("geo");
   REQUIRE(next.ok());
   std::set<std::string> ids;
@@ -142,7 +142,9 @@ TEST_CASE("a Next keeps its nodes when the registry changes") {
 }
 
 TEST_CASE("mark records outcomes per node") {
-  sel::Selector selector(WithNodes("geo", 2));
+  sel::SelectorOptions no_ejection;
+  no_ejection.outlier.enabled = false;
+  sel::Selector selector(WithNodes("geo", 2), no_ejection);
   auto next = selector.Select("geo");
   REQUIRE(next.ok());
   const reg::Node& node = (*next)();
@@ -156,4 +158,105 @@ TEST_CASE("mark records outcomes per node") {
   selector.Mark("geo", node, absl::OkStatus());
   CHECK(selector.Stats("geo", node.id).consecutive_failures == 0);
   CHECK(selector.Stats("geo", "other").successes == 0);
+}
+
+namespace {
+
+sel::SelectorOptions Ejecting(sel::Strategy strategy = sel::Strategy::kRandom) {
+  sel::SelectorOptions o;
+  o.strategy = strategy;
+  o.outlier.consecutive_failures = 2;
+  o.outlier.base_ejection = std::chrono::milliseconds(300);
+  o.outlier.max_ejection = std::chrono::seconds(5);
+  return o;
+}
+
+std::set<std::string> Picked(sel::Next& next, int n = 400) {
+  std::set<std::string> seen;
+  for (int i = 0; i < n; ++i) {
+    seen.insert(next().id);
+    next.Skip();
+  }
+  return seen;
+}
+
+}  // namespace
+
+TEST_CASE("outlier ejection: a failing node leaves the rotation for a while, then is probed") {
+  sel::Selector selector(WithNodes("geo", 4), Ejecting());
+  reg::Node bad{"geo-1", "127.0.0.1:1001", {}};
+  selector.Mark("geo", bad, absl::UnavailableError("refused"));
+  CHECK_FALSE(selector.Stats("geo", "geo-1").ejected);  // one failure is not enough
+  selector.Mark("geo", bad, absl::UnavailableError("refused"));
+  CHECK(selector.Stats("geo", "geo-1").ejected);
+  CHECK(selector.Stats("geo", "geo-1").ejections == 1);
+  auto next = selector.Select("geo");
+  REQUIRE(next.ok());
+  std::set<std::string> seen = Picked(*next);
+  CHECK(seen == std::set<std::string>{"geo-0", "geo-2", "geo-3"});
+
+  // Its time out ends by itself; the next call to it is the probe.
+  REQUIRE(micro::testing::Eventually([&] { return !selector.Stats("geo", "geo-1").ejected; }));
+  CHECK(Picked(*next).count("geo-1") == 1);
+  // The probe fails twice more: out again (for twice as long), the count of ejections grows.
+  selector.Mark("geo", bad, absl::UnavailableError("refused"));
+  selector.Mark("geo", bad, absl::UnavailableError("refused"));
+  CHECK(selector.Stats("geo", "geo-1").ejections == 2);
+  CHECK(Picked(*next).count("geo-1") == 0);
+  // Successes bring the next ejection's length back down.
+  selector.Mark("geo", bad, absl::OkStatus());
+  CHECK(selector.Stats("geo", "geo-1").ejections == 1);
+  CHECK(selector.Stats("geo", "geo-1").consecutive_failures == 0);
+}
+
+TEST_CASE("outlier ejection never takes more than half of the nodes, nor the only one") {
+  sel::Selector two(WithNodes("geo", 2), Ejecting());
+  for (const char* id : {"geo-0", "geo-1"}) {
+    reg::Node n{id, "", {}};
+    for (int i = 0; i < 4; ++i) two.Mark("geo", n, absl::UnavailableError("down"));
+  }
+  CHECK(two.Stats("geo", "geo-0").ejected != two.Stats("geo", "geo-1").ejected);  // one of them
+  auto next = two.Select("geo");
+  REQUIRE(next.ok());
+  CHECK(Picked(*next).size() == 1);
+
+  sel::Selector one(WithNodes("solo", 1), Ejecting());
+  reg::Node n{"solo-0", "", {}};
+  for (int i = 0; i < 10; ++i) one.Mark("solo", n, absl::UnavailableError("down"));
+  CHECK_FALSE(one.Stats("solo", "solo-0").ejected);
+  auto solo = one.Select("solo");
+  REQUIRE(solo.ok());
+  CHECK((*solo)().id == "solo-0");
+
+  sel::SelectorOptions off = Ejecting();
+  off.outlier.enabled = false;
+  sel::Selector never(WithNodes("geo", 4), off);
+  reg::Node bad{"geo-1", "", {}};
+  for (int i = 0; i < 10; ++i) never.Mark("geo", bad, absl::UnavailableError("down"));
+  CHECK_FALSE(never.Stats("geo", "geo-1").ejected);
+}
+
+TEST_CASE("least in flight: of two choices, the node with fewer calls open") {
+  sel::Selector selector(WithNodes("geo", 2), Ejecting(sel::Strategy::kLeastInFlight));
+  CHECK(std::string(sel::StrategyName(sel::Strategy::kLeastInFlight)) == "leastinflight");
+  auto holder = selector.Select("geo");
+  auto caller = selector.Select("geo");
+  REQUIRE(holder.ok());
+  REQUIRE(caller.ok());
+  std::string busy = (*holder)().id;  // one call left open on it
+  CHECK(selector.Stats("geo", busy).in_flight == 1);
+  for (int i = 0; i < 200; ++i) {
+    std::string id = (*caller)().id;
+    REQUIRE(id != busy);
+    caller->Mark(absl::OkStatus());
+  }
+  holder->Mark(absl::OkStatus());
+  CHECK(selector.Stats("geo", busy).in_flight == 0);
+  // With nothing open, both are picked.
+  std::set<std::string> seen;
+  for (int i = 0; i < 200; ++i) {
+    seen.insert((*caller)().id);
+    caller->Mark(absl::OkStatus());
+  }
+  CHECK(seen.size() == 2);
 }

@@ -220,29 +220,80 @@ TEST_CASE("the health service answers SERVING") {
   CHECK(out == std::string("\x08\x01", 2));
 }
 
-TEST_CASE("retries move to another node when one is down, and mark both") {
+TEST_CASE("a refused connection is retried on another node at once, and the node is ejected") {
   Fixture f;
   // A node that refuses connections, registered beside the real one.
   reg::Service dead{"helloworld", "latest", {}, {}, {reg::Node{"dead-1", "127.0.0.1:1", {}}}};
   REQUIRE(f.registry->Register(dead).ok());
+  std::atomic<int> backoffs{0};
   micro::client::ClientOptions co;
   co.registry = f.registry;
   co.selector.strategy = micro::selector::Strategy::kRoundRobin;
-  co.backoff = [](int) { return 1ms; };
+  co.selector.outlier.base_ejection = 60s;  // stays out for the whole test
+  co.backoff = [&](int) {
+    ++backoffs;
+    return 1ms;
+  };
   micro::client::Client client(co);
   helloworld::GreeterService greeter("helloworld",
                                      std::shared_ptr<micro::client::Client>(&client, [](auto*) {}));
   for (int i = 0; i < 20; ++i) REQUIRE(greeter.Hello(Named("r")).ok());
   auto dead_stats = client.selector().Stats("helloworld", "dead-1");
-  CHECK(dead_stats.failures >= 5);
+  CHECK(dead_stats.failures == 2);  // consecutive_failures (2), then out of rotation
+  CHECK(dead_stats.ejected);
   CHECK(dead_stats.successes == 0);
+  CHECK(backoffs == 0);  // another node was left to try each time: no wait
   CHECK(f.handler->calls == 20);
 
+  // Async calls (the gateway's path) the same way.
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 20; ++i) {
+    std::promise<void> done;
+    client.CallRawAsync("helloworld", "Greeter.Hello", std::string("\x0a\x01r", 3),
+                        [&](absl::StatusOr<std::string> r) {
+                          if (r.ok()) ++ok;
+                          done.set_value();
+                        });
+    done.get_future().wait();
+  }
+  CHECK(ok == 20);
+  CHECK(f.handler->calls == 40);
+  CHECK(client.selector().Stats("helloworld", "dead-1").failures == 2);
+
+  // Without ejection and without retries, the dead node shows.
+  micro::client::ClientOptions plain = co;
+  plain.selector.outlier.enabled = false;
+  micro::client::Client unguarded(plain);
+  helloworld::GreeterService greeter2(
+      "helloworld", std::shared_ptr<micro::client::Client>(&unguarded, [](auto*) {}));
   micro::client::CallOptions none;
   none.retries = 0;
   int failed = 0;
-  for (int i = 0; i < 20; ++i) failed += greeter.Hello(Named("r"), none).ok() ? 0 : 1;
-  CHECK(failed > 0);  // without retries the dead node shows
+  for (int i = 0; i < 20; ++i) failed += greeter2.Hello(Named("r"), none).ok() ? 0 : 1;
+  CHECK(failed > 0);
+}
+
+TEST_CASE("when every node fails, the client backs off between rounds") {
+  auto registry = std::shared_ptr<reg::Registry>(reg::NewMemoryRegistry());
+  reg::Service dead{"gone", "latest", {}, {}, {reg::Node{"d1", "127.0.0.1:1", {}},
+                                               reg::Node{"d2", "127.0.0.1:2", {}}}};
+  REQUIRE(registry->Register(dead).ok());
+  std::atomic<int> backoffs{0};
+  micro::client::ClientOptions co;
+  co.registry = registry;
+  co.retries = 3;  // four attempts: two rounds of two nodes
+  co.selector.outlier.enabled = false;
+  co.backoff = [&](int) {
+    ++backoffs;
+    return 1ms;
+  };
+  micro::client::Client client(co);
+  helloworld::GreeterService greeter("gone",
+                                     std::shared_ptr<micro::client::Client>(&client, [](auto*) {}));
+  REQUIRE_FALSE(greeter.Hello(Named("r")).ok());
+  CHECK(backoffs == 1);  // after the first round only: the second is the last
+  CHECK(client.selector().Stats("gone", "d1").failures == 2);
+  CHECK(client.selector().Stats("gone", "d2").failures == 2);
 }
 
 TEST_CASE("server and client wrappers run in order around the handler") {

@@ -137,8 +137,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     std::string text, answer;
     std::optional<selector::Next> next;
     Clock::time_point deadline;
-    int attempt = 0, retries = 0;
-    std::string failed_node;
+    int attempt = 0, retries = 0, rounds = 0;
+    std::vector<std::string> tried;  // nodes failed in this round
     std::unique_ptr<grpc::ClientContext> ctx;
     std::function<void(absl::Status, Async*)> done;
   };
@@ -192,12 +192,28 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
            (options_.retry_on_timeout && s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
   }
 
-  // The next node, avoiding the one that just failed when there is a choice.
-  const registry::Node& Pick(selector::Next& next, const std::string& failed) {
+  // The next node, avoiding those that failed in this round when there is a choice.
+  const registry::Node& Pick(selector::Next& next, const std::vector<std::string>& tried) {
+    auto failed = [&](const registry::Node* n) {
+      return std::find(tried.begin(), tried.end(), n->id) != tried.end();
+    };
     const registry::Node* node = &next();
-    for (std::size_t k = 0; k < next.size() && node->id == failed && next.size() > 1; ++k)
+    for (std::size_t k = 0; k < 2 * next.size() && failed(node) && next.size() > 1; ++k) {
+      next.Skip();
       node = &next();
+    }
     return *node;
+  }
+
+  // After a retryable failure of `node`: no wait while a node not tried in this
+  // round is left (a refused connection says nothing about the others); the
+  // client's backoff once every node has failed, and a new round.
+  std::chrono::milliseconds RetryWait(const selector::Next& next, const std::string& node,
+                                      std::vector<std::string>* tried, int* rounds) {
+    tried->push_back(node);
+    if (tried->size() < next.size()) return std::chrono::milliseconds(0);
+    tried->clear();
+    return options_.backoff(++*rounds);
   }
 
   void Prepare(grpc::ClientContext* ctx, const Metadata& md, Clock::time_point deadline) {
@@ -224,14 +240,15 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     int retries = opts.retries >= 0 ? opts.retries : options_.retries;
     Metadata md = WireMetadata(opts, content_type);
     absl::Status last;
-    std::string failed;
+    std::vector<std::string> tried;
+    int rounds = 0;
+    std::chrono::milliseconds wait{0};
     for (int attempt = 0; attempt <= retries; ++attempt) {
-      if (attempt > 0) {
-        auto wait = options_.backoff(attempt);
+      if (wait.count() > 0) {
         if (Clock::now() + wait >= deadline) break;
         std::this_thread::sleep_for(wait);
       }
-      const registry::Node& node = Pick(*next, failed);
+      const registry::Node& node = Pick(*next, tried);
       auto conn = pool_.Get(node.address);
       grpc::ClientContext ctx;
       Prepare(&ctx, md, deadline);
@@ -241,16 +258,16 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
           grpc::internal::RpcMethod(path.c_str(), nullptr, grpc::internal::RpcMethod::NORMAL_RPC),
           &ctx, request, &response);
       if (st.ok()) {
-        selector_.Mark(r.service, node, absl::OkStatus());
+        next->Mark(absl::OkStatus());
         return internal::Decode(&response, codec, out);
       }
       last = internal::FromGrpcStatus(st);
       if (!Retryable(st)) {
-        selector_.Mark(r.service, node, absl::OkStatus());  // the node answered
+        next->Mark(absl::OkStatus());  // the node answered
         return last;
       }
-      selector_.Mark(r.service, node, last);
-      failed = node.id;
+      next->Mark(last);
+      if (attempt < retries) wait = RetryWait(*next, node.id, &tried, &rounds);
     }
     return last;
   }
@@ -269,7 +286,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   }
 
   void Attempt(std::shared_ptr<Async> call) {
-    const registry::Node& node = Pick(*call->next, call->failed_node);
+    const registry::Node& node = Pick(*call->next, call->tried);
     registry::Node picked = node;
     if (call->json) {
       internal::H2Call h;
@@ -296,19 +313,19 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   void Finished(std::shared_ptr<Async> call, const registry::Node& node, const grpc::Status& st) {
     if (st.ok()) {
-      selector_.Mark(call->service, node, absl::OkStatus());
+      call->next->Mark(absl::OkStatus());
       call->done(absl::OkStatus(), call.get());
       return;
     }
     absl::Status err = internal::FromGrpcStatus(st);
     if (!Retryable(st) || call->attempt >= call->retries) {
-      selector_.Mark(call->service, node, Retryable(st) ? err : absl::OkStatus());
+      call->next->Mark(Retryable(st) ? err : absl::OkStatus());
       call->done(err, call.get());
       return;
     }
-    selector_.Mark(call->service, node, err);
-    call->failed_node = node.id;
-    auto wait = options_.backoff(++call->attempt);
+    call->next->Mark(err);
+    ++call->attempt;
+    auto wait = RetryWait(*call->next, node.id, &call->tried, &call->rounds);
     if (log::Enabled(log::Level::kDebug)) {
       log::Debug(absl::StrCat("client: ", call->service, " at ", node.address, ": ", err.ToString(),
                               "; retry ", call->attempt, " in ", wait.count(), " ms"));
@@ -317,6 +334,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       call->done(err, call.get());
       return;
     }
+    // Even a retry at once goes through the timer thread: this may be the
+    // transport's own thread, inside its callback.
     After(wait, [this, call] { Attempt(call); });
   }
 

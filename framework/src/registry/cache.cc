@@ -123,6 +123,7 @@ class Cache::Impl {
     bool loading = false;
     std::vector<Result> pending;  // events that came while loading
     std::shared_ptr<std::atomic<std::uint64_t>> counter;
+    std::shared_ptr<HealthTable> health = std::make_shared<HealthTable>();
   };
 
   bool Fresh(Clock::time_point loaded_at, Clock::time_point fresh_until,
@@ -174,6 +175,7 @@ class Cache::Impl {
       auto snap = std::make_shared<Snapshot>();
       if (found.ok()) snap->services = std::move(*found);
       snap->counter = e->counter;
+      snap->health_table = e->health;
       snap->Index();
       for (const Result& r : e->pending) snap = internal::Apply(*snap, r);
       e->snapshot = std::move(snap);

@@ -6,9 +6,24 @@ namespace micro::registry {
 
 void Snapshot::Index() {
   nodes.clear();
+  health.clear();
+  health_refs.clear();
   for (const Service& s : services) {
     for (const Node& n : s.nodes) nodes.push_back(NodeRef{&s, &n});
   }
+  if (health_table == nullptr) health_table = std::make_shared<HealthTable>();
+  std::lock_guard<std::mutex> l(health_table->mu);
+  std::map<std::string, std::shared_ptr<NodeHealth>, std::less<>> kept;
+  for (const NodeRef& ref : nodes) {
+    auto it = health_table->by_id.find(ref.node->id);
+    std::shared_ptr<NodeHealth> h =
+        it != health_table->by_id.end() ? it->second : std::make_shared<NodeHealth>();
+    kept.emplace(ref.node->id, h);
+    health.push_back(h.get());
+    health_refs.push_back(std::move(h));
+  }
+  // Nodes that left take their record with them (older snapshots keep theirs alive).
+  health_table->by_id.swap(kept);
 }
 
 namespace internal {
@@ -43,6 +58,7 @@ std::shared_ptr<Snapshot> Apply(const Snapshot& old, const Result& r) {
   auto next = std::make_shared<Snapshot>();
   next->services = old.services;
   next->counter = old.counter;
+  next->health_table = old.health_table;
   auto it = std::find_if(next->services.begin(), next->services.end(),
                          [&](const Service& s) { return s.version == r.service.version; });
   if (r.action == Action::kDelete) {

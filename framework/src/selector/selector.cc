@@ -1,11 +1,10 @@
 #include "micro/selector/selector.h"
 
 #include <algorithm>
+#include <chrono>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 
 namespace micro::selector {
 namespace {
@@ -43,28 +42,137 @@ absl::Status NoneAvailableError(absl::string_view service, std::size_t total) {
 }  // namespace
 
 const char* StrategyName(Strategy strategy) {
-  return strategy == Strategy::kRoundRobin ? "roundrobin" : "random";
+  switch (strategy) {
+    case Strategy::kRoundRobin:
+      return "roundrobin";
+    case Strategy::kLeastInFlight:
+      return "leastinflight";
+    case Strategy::kRandom:
+      break;
+  }
+  return "random";
+}
+
+bool StrategyFromName(const std::string& name, Strategy* strategy) {
+  for (Strategy s : {Strategy::kRandom, Strategy::kRoundRobin, Strategy::kLeastInFlight}) {
+    if (name == StrategyName(s)) {
+      *strategy = s;
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+std::int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Records `result` for node `h` of a service whose nodes are `all`; ejects it
+// when it failed often enough and the share of ejected nodes allows.
+void Record(registry::NodeHealth& h, registry::NodeHealth* const* all, std::size_t total,
+            registry::HealthTable* table, const OutlierOptions& o, const absl::Status& result) {
+  if (result.ok()) {
+    h.successes.fetch_add(1, std::memory_order_relaxed);
+    h.consecutive_failures.store(0, std::memory_order_relaxed);
+    // A success shortens the next ejection again.
+    std::uint32_t e = h.ejections.load(std::memory_order_relaxed);
+    while (e > 0 && !h.ejections.compare_exchange_weak(e, e - 1, std::memory_order_relaxed)) {
+    }
+    return;
+  }
+  h.failures.fetch_add(1, std::memory_order_relaxed);
+  std::uint32_t run = h.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (!o.enabled || run < o.consecutive_failures || table == nullptr) return;
+  std::int64_t now = NowNs();
+  if (h.ejected_until_ns.load(std::memory_order_relaxed) > now) return;  // out already
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < total; ++i) {
+    if (all[i]->ejected_until_ns.load(std::memory_order_relaxed) > now) ++out;
+  }
+  // Never the only node, and at most max_ejected_percent of them.
+  if ((out + 1) * 100 > total * static_cast<std::size_t>(std::max(0, o.max_ejected_percent)))
+    return;
+  std::uint32_t n = std::min<std::uint32_t>(h.ejections.fetch_add(1, std::memory_order_relaxed), 16);
+  auto d = std::min<std::chrono::milliseconds>(o.base_ejection * (1LL << n), o.max_ejection);
+  std::int64_t until = now + std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  h.ejected_until_ns.store(until, std::memory_order_relaxed);
+  h.consecutive_failures.store(0, std::memory_order_relaxed);
+  std::int64_t any = table->any_ejected_until_ns.load(std::memory_order_relaxed);
+  while (any < until &&
+         !table->any_ejected_until_ns.compare_exchange_weak(any, until, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace
+
+bool Next::Ejected(std::size_t i, std::int64_t now) const {
+  return health_[i]->ejected_until_ns.load(std::memory_order_relaxed) > now;
+}
+
+std::size_t Next::Pick() {
+  std::size_t i;
+  if (strategy_ == Strategy::kRoundRobin) {
+    i = snapshot_->counter->fetch_add(1, std::memory_order_relaxed) % size_;
+  } else {
+    i = RandomIndex(size_);
+  }
+  // Ejected nodes are skipped; the check costs one load while nothing is ejected.
+  const registry::HealthTable* table = snapshot_->health_table.get();
+  std::int64_t now = 0;
+  bool ejecting = table != nullptr && size_ > 1 &&
+                  table->any_ejected_until_ns.load(std::memory_order_relaxed) > (now = NowNs());
+  if (ejecting && Ejected(i, now)) {
+    for (std::size_t k = 1; k < size_; ++k) {
+      std::size_t j = (i + k) % size_;
+      if (!Ejected(j, now)) {
+        i = j;
+        break;
+      }
+    }
+  }
+  if (strategy_ == Strategy::kLeastInFlight && size_ > 1) {
+    // The second choice: another random node in rotation; the one with fewer calls in flight wins.
+    std::size_t j = (i + 1 + RandomIndex(size_ - 1)) % size_;
+    if (!(ejecting && Ejected(j, now)) &&
+        health_[j]->in_flight.load(std::memory_order_relaxed) <
+            health_[i]->in_flight.load(std::memory_order_relaxed)) {
+      i = j;
+    }
+  }
+  return i;
 }
 
 const registry::Node& Next::operator()() {
-  std::size_t i = strategy_ == Strategy::kRoundRobin
-                      ? snapshot_->counter->fetch_add(1, std::memory_order_relaxed) % size_
-                      : RandomIndex(size_);
+  std::size_t i = Pick();
   last_ = nodes_[i];
+  last_health_ = health_[i];
+  last_counted_ = strategy_ == Strategy::kLeastInFlight;
+  if (last_counted_) last_health_->in_flight.fetch_add(1, std::memory_order_relaxed);
   return *last_.node;
 }
 
-struct Selector::Marks {
-  mutable absl::Mutex mu;
-  // service -> node id -> outcomes
-  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, NodeStats>> by_service
-      ABSL_GUARDED_BY(mu);
-};
+void Next::Mark(const absl::Status& result) {
+  if (last_health_ == nullptr) return;
+  if (last_counted_) {
+    last_health_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    last_counted_ = false;
+  }
+  Record(*last_health_, snapshot_->health.data(), snapshot_->health.size(),
+         snapshot_->health_table.get(), *outlier_, result);
+}
+
+void Next::Skip() {
+  if (last_health_ != nullptr && last_counted_)
+    last_health_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  last_counted_ = false;
+}
 
 Selector::Selector(std::shared_ptr<registry::Registry> registry, SelectorOptions options)
-    : strategy_(options.strategy),
-      cache_(std::move(registry), options.cache),
-      marks_(std::make_unique<Marks>()) {}
+    : strategy_(options.strategy), outlier_(options.outlier), cache_(std::move(registry), options.cache) {}
 
 Selector::~Selector() = default;
 
@@ -74,18 +182,25 @@ absl::StatusOr<Next> Selector::Select(absl::string_view service, const SelectOpt
   if ((*snap)->services.empty()) return registry::ServiceNotFoundError(service);
   Next next;
   next.strategy_ = strategy_;
+  next.outlier_ = &outlier_;
   next.snapshot_ = std::move(*snap);
   const std::vector<registry::NodeRef>& all = next.snapshot_->nodes;
   if (options.filters.empty()) {
     next.nodes_ = all.data();
+    next.health_ = next.snapshot_->health.data();
     next.size_ = all.size();
   } else {
-    for (const registry::NodeRef& ref : all) {
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      const registry::NodeRef& ref = all[i];
       bool keep = std::all_of(options.filters.begin(), options.filters.end(),
                               [&](const Filter& f) { return f(*ref.service, *ref.node); });
-      if (keep) next.filtered_.push_back(ref);
+      if (keep) {
+        next.filtered_.push_back(ref);
+        next.filtered_health_.push_back(next.snapshot_->health[i]);
+      }
     }
     next.nodes_ = next.filtered_.data();
+    next.health_ = next.filtered_health_.data();
     next.size_ = next.filtered_.size();
   }
   if (next.size_ == 0) return NoneAvailableError(service, all.size());
@@ -93,28 +208,42 @@ absl::StatusOr<Next> Selector::Select(absl::string_view service, const SelectOpt
   return next;
 }
 
+namespace {
+
+// The snapshot's record of node `id`, or null.
+registry::NodeHealth* Find(const registry::Snapshot& snap, absl::string_view id) {
+  for (std::size_t i = 0; i < snap.nodes.size(); ++i) {
+    if (snap.nodes[i].node->id == id) return snap.health[i];
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 void Selector::Mark(absl::string_view service, const registry::Node& node,
                     const absl::Status& result) {
-  absl::MutexLock lock(&marks_->mu);
-  auto& nodes = marks_->by_service[service];
-  // Nodes come and go; forget old ones rather than grow without bound.
-  if (nodes.size() > 4096 && !nodes.contains(node.id)) nodes.clear();
-  NodeStats& s = nodes[node.id];
-  if (result.ok()) {
-    ++s.successes;
-    s.consecutive_failures = 0;
-  } else {
-    ++s.failures;
-    ++s.consecutive_failures;
-  }
+  absl::StatusOr<std::shared_ptr<const registry::Snapshot>> snap = cache_.Get(service);
+  if (!snap.ok()) return;
+  registry::NodeHealth* h = Find(**snap, node.id);
+  if (h == nullptr) return;  // the node has left
+  Record(*h, (*snap)->health.data(), (*snap)->health.size(), (*snap)->health_table.get(),
+         outlier_, result);
 }
 
 NodeStats Selector::Stats(absl::string_view service, absl::string_view node_id) const {
-  absl::MutexLock lock(&marks_->mu);
-  auto sit = marks_->by_service.find(service);
-  if (sit == marks_->by_service.end()) return {};
-  auto nit = sit->second.find(node_id);
-  return nit == sit->second.end() ? NodeStats{} : nit->second;
+  absl::StatusOr<std::shared_ptr<const registry::Snapshot>> snap =
+      const_cast<registry::Cache&>(cache_).Get(service);
+  if (!snap.ok()) return {};
+  const registry::NodeHealth* h = Find(**snap, node_id);
+  if (h == nullptr) return {};
+  NodeStats s;
+  s.successes = h->successes.load(std::memory_order_relaxed);
+  s.failures = h->failures.load(std::memory_order_relaxed);
+  s.consecutive_failures = h->consecutive_failures.load(std::memory_order_relaxed);
+  s.ejections = h->ejections.load(std::memory_order_relaxed);
+  s.ejected = h->ejected_until_ns.load(std::memory_order_relaxed) > NowNs();
+  s.in_flight = h->in_flight.load(std::memory_order_relaxed);
+  return s;
 }
 
 bool IsServiceNotFound(const absl::Status& status) { return absl::IsNotFound(status); }

@@ -53,6 +53,9 @@ void AddServiceFlags(FlagSet* f, Options* o, ServiceFlagValues* v) {
          "retries of a failed call on another node", &c.retries);
   f->Duration("client_request_timeout", "MICRO_CLIENT_REQUEST_TIMEOUT", c.request_timeout,
               "call timeout: a duration like 5s", &c.request_timeout);
+  f->String("selector_strategy", "MICRO_SELECTOR_STRATEGY",
+            selector::StrategyName(c.selector.strategy),
+            "how a client picks a node: random, roundrobin or leastinflight", &v->strategy);
   f->Int("client_pool_size", "MICRO_CLIENT_POOL_SIZE", static_cast<int>(c.pool_size),
          "connections kept to nodes", &v->pool_size);
 }
@@ -75,6 +78,12 @@ absl::Status ApplyServiceFlags(const FlagSet& f, const ServiceFlagValues& v, Opt
     if (!s.ok()) return s;
   }
   o->client.pool_size = static_cast<std::size_t>(v.pool_size);
+  if (std::string source = f.Source("selector_strategy"); !source.empty()) {
+    if (!selector::StrategyFromName(v.strategy, &o->client.selector.strategy)) {
+      return Bad(source, absl::StrCat("\"", v.strategy,
+                                      "\" is not random, roundrobin or leastinflight"));
+    }
+  }
   if (std::string source = f.Source("server_metadata"); !source.empty()) {
     registry::Metadata parsed;
     if (absl::Status s = ParseMetadata(source, v.metadata, &parsed); !s.ok()) return s;

@@ -15,6 +15,7 @@ struct ServiceFlagValues {
   std::vector<std::string> metadata;
   std::string registry, registry_address;
   int pool_size = 0;
+  std::string strategy;
 };
 
 // Adds the standard flags to `flags`, each defaulting to what `options` holds

@@ -17,7 +17,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -44,6 +47,28 @@ struct NodeRef {
   const Node* node;
 };
 
+// What a selector has learnt of one node from calls to it (Selector::Mark):
+// outcome counts, outlier ejection, calls in flight. Atomics, no lock: one is
+// shared by every snapshot that holds the node, so it survives registry
+// updates while the node stays.
+struct NodeHealth {
+  std::atomic<std::uint64_t> successes{0};
+  std::atomic<std::uint64_t> failures{0};
+  std::atomic<std::uint32_t> consecutive_failures{0};
+  std::atomic<std::uint32_t> ejections{0};        // in a row; decays with successes
+  std::atomic<std::int64_t> ejected_until_ns{0};  // steady clock; 0 = in rotation
+  std::atomic<std::int32_t> in_flight{0};
+};
+
+// The NodeHealth of one cache entry's nodes, by node id. Index() keeps it to
+// the nodes of the newest snapshot.
+struct HealthTable {
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<NodeHealth>, std::less<>> by_id;
+  // The latest end of any node's ejection: before it, pickers look for ejected nodes.
+  std::atomic<std::int64_t> any_ejected_until_ns{0};
+};
+
 // What the cache knows of one service: every version, and all nodes flattened.
 // An empty `services` means the registry knows no such service.
 struct Snapshot {
@@ -51,8 +76,13 @@ struct Snapshot {
   std::vector<NodeRef> nodes;
   // Shared by all snapshots of one entry, so round robin survives updates.
   std::shared_ptr<std::atomic<std::uint64_t>> counter;
+  // Parallel to `nodes`, from `health_table` (shared by the entry's snapshots);
+  // `health_refs` keeps them alive.
+  std::vector<NodeHealth*> health;
+  std::vector<std::shared_ptr<NodeHealth>> health_refs;
+  std::shared_ptr<HealthTable> health_table;
 
-  // Builds `nodes` from `services`; `counter` is kept.
+  // Builds `nodes` and `health` from `services`; `counter` and `health_table` are kept.
   void Index();
 };
 

@@ -4,15 +4,25 @@
 //   if (!next.ok()) return next.status();   // IsServiceNotFound / IsNoneAvailable
 //   const registry::Node& node = (*next)();  // call it again for the next try
 //   ...
-//   selector.Mark("go.micro.srv.geo", node, call_status);
+//   next->Mark(call_status);                  // feeds outlier ejection, no lock
 //
 // Select reads the registry cache (registry/cache.h) and applies filters;
 // picking with Next takes no lock and allocates nothing: it reads an
-// immutable snapshot it holds. A Next stays valid after the registry changes
+// immutable snapshot it holds.
+//
+// Passive outlier ejection: a node whose calls fail `consecutive_failures`
+// times in a row (the client marks only failures that mean "this node cannot
+// serve": refused connections, Unavailable) leaves the rotation for
+// base_ejection, doubling with each ejection in a row up to max_ejection;
+// then the next call to it is the probe: a success keeps it, a failure ejects
+// it again for longer. Successes shorten the next ejection again. At most
+// max_ejected_percent of a service's nodes are out at once, and never its
+// only node: when every node is ejected, Next picks among all of them. A Next stays valid after the registry changes
 // (it keeps the nodes it was given) and must not outlive its Selector. The
 // Selector is thread-safe; one Next is for one caller at a time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -26,9 +36,18 @@
 
 namespace micro::selector {
 
+struct OutlierOptions {
+  bool enabled = true;
+  std::uint32_t consecutive_failures = 2;
+  std::chrono::milliseconds base_ejection{1000};
+  std::chrono::milliseconds max_ejection{30000};
+  int max_ejected_percent = 50;
+};
+
 struct SelectorOptions {
   Strategy strategy = Strategy::kRandom;  // go-micro's default
   registry::CacheOptions cache;
+  OutlierOptions outlier;
 };
 
 struct SelectOptions {
@@ -40,6 +59,9 @@ struct NodeStats {
   std::uint64_t successes = 0;
   std::uint64_t failures = 0;
   std::uint64_t consecutive_failures = 0;
+  std::uint64_t ejections = 0;  // in a row
+  bool ejected = false;         // out of rotation now
+  std::int64_t in_flight = 0;   // kLeastInFlight only
 };
 
 class Next {
@@ -56,15 +78,29 @@ class Next {
   const registry::Service& service() const { return *last_.service; }
   // How many nodes this Next chooses among (at least 1).
   std::size_t size() const { return size_; }
+  // Records the outcome of the call to the node picked last: success, or a
+  // failure that says the node cannot serve (any other error is the caller's
+  // or the handler's, and counts as the node answering: mark OkStatus). Lock-
+  // free; call it once per pick.
+  void Mark(const absl::Status& result);
+  // Ends the last pick without a call to it: nothing is recorded.
+  void Skip();
 
  private:
   friend class Selector;
   std::shared_ptr<const registry::Snapshot> snapshot_;
+  std::size_t Pick();
+  bool Ejected(std::size_t i, std::int64_t now) const;
   std::vector<registry::NodeRef> filtered_;  // used when filters dropped nodes
+  std::vector<registry::NodeHealth*> filtered_health_;
   const registry::NodeRef* nodes_ = nullptr;
+  registry::NodeHealth* const* health_ = nullptr;
   std::size_t size_ = 0;
   Strategy strategy_ = Strategy::kRandom;
+  const OutlierOptions* outlier_ = nullptr;
   registry::NodeRef last_{};
+  registry::NodeHealth* last_health_ = nullptr;
+  bool last_counted_ = false;  // in_flight was raised for the last pick
 };
 
 class Selector {
@@ -77,7 +113,8 @@ class Selector {
   // filters; the registry's own error when it fails and nothing is cached.
   absl::StatusOr<Next> Select(absl::string_view service, const SelectOptions& options = {});
 
-  // Records the outcome of a call to `node`. Thread-safe.
+  // Records the outcome of a call to `node`, as Next::Mark does, looking the
+  // node up first (Next::Mark is cheaper). Thread-safe.
   void Mark(absl::string_view service, const registry::Node& node, const absl::Status& result);
   NodeStats Stats(absl::string_view service, absl::string_view node_id) const;
 
@@ -85,10 +122,9 @@ class Selector {
   Strategy strategy() const { return strategy_; }
 
  private:
-  struct Marks;
   const Strategy strategy_;
+  const OutlierOptions outlier_;
   registry::Cache cache_;
-  std::unique_ptr<Marks> marks_;
 };
 
 bool IsServiceNotFound(const absl::Status& status);
