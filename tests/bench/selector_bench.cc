@@ -66,22 +66,37 @@ int main(int argc, char** argv) {
   long iterations = argc > 1 ? std::atol(argv[1]) : 2000000;
   std::printf("selector pick, warm cache, %ld picks per thread, ns per pick (lower is better)\n",
               iterations);
-  std::printf("%6s %7s %-11s %9s %13s %15s %11s\n", "nodes", "threads", "strategy", "Next()",
-              "Select+Next", "baseline(lock)", "ratio");
+  std::printf("%6s %7s %-13s %9s %10s %13s %15s %11s\n", "nodes", "threads", "strategy", "Next()",
+              "Next+Mark", "Select+Next", "baseline(lock)", "ratio");
   for (int nodes : {1, 10, 100, 1000}) {
     auto registry = RegistryWith(nodes);
-    for (sel::Strategy strategy : {sel::Strategy::kRandom, sel::Strategy::kRoundRobin}) {
-      sel::Selector selector(registry, {strategy, {}});
+    for (sel::Strategy strategy :
+         {sel::Strategy::kRandom, sel::Strategy::kRoundRobin, sel::Strategy::kLeastInFlight}) {
+      sel::Selector selector(registry, {strategy, {}, {}});
       auto warm = selector.Select("bench");
       if (!warm.ok()) {
         std::fprintf(stderr, "select failed: %s\n", warm.status().ToString().c_str());
         return 1;
       }
       for (int threads : {1, 2}) {
+        const bool must_mark = strategy == sel::Strategy::kLeastInFlight;
         double next_ns = Time(threads, iterations, [&](long n) {
           auto next = selector.Select("bench");
           std::uint64_t acc = 0;
-          for (long i = 0; i < n; ++i) acc += (*next)().address.size();
+          for (long i = 0; i < n; ++i) {
+            acc += (*next)().address.size();
+            if (must_mark) next->Skip();
+          }
+          sink += acc;
+        });
+        // What a client pays per call: a pick and the Mark of its outcome (outlier ejection).
+        double mark_ns = Time(threads, iterations, [&](long n) {
+          auto next = selector.Select("bench");
+          std::uint64_t acc = 0;
+          for (long i = 0; i < n; ++i) {
+            acc += (*next)().address.size();
+            next->Mark(absl::OkStatus());
+          }
           sink += acc;
         });
         double select_ns = Time(threads, iterations / 4, [&](long n) {
@@ -89,6 +104,7 @@ int main(int argc, char** argv) {
           for (long i = 0; i < n; ++i) {
             auto next = selector.Select("bench");
             acc += (*next)().address.size();
+            if (must_mark) next->Skip();
           }
           sink += acc;
         });
@@ -104,8 +120,8 @@ int main(int argc, char** argv) {
           }
           sink += acc;
         });
-        std::printf("%6d %7d %-11s %9.1f %13.1f %15.1f %10.2fx  (registry lookups: %llu)\n", nodes,
-                    threads, sel::StrategyName(strategy), next_ns, select_ns, lock_ns,
+        std::printf("%6d %7d %-13s %9.1f %10.1f %13.1f %15.1f %10.2fx  (registry lookups: %llu)\n",
+                    nodes, threads, sel::StrategyName(strategy), next_ns, mark_ns, select_ns, lock_ns,
                     lock_ns / select_ns,
                     static_cast<unsigned long long>(selector.cache().Stats().lookups));
       }
