@@ -13,6 +13,7 @@
 #include "micro/micro.h"
 #include "micro/plugin/contract.h"
 #include "micro/plugins/builtin.h"
+#include "micro/registry/cache.h"
 #include "micro/registry/encoding.h"
 #include "micro/registry/json.h"
 #include "micro/registry/plugin.h"
@@ -176,7 +177,7 @@ TEST_CASE("a SIGKILLed process leaves lookups and the watch when its TTL lapses"
 TEST_CASE("after an agent restart services register again and cached calls keep working") {
   auto agent = DevAgent();
   auto g = Greeter("greeter-stays", agent->http_address(),
-                   {"--register_ttl", "10s", "--register_interval", "1s"});
+                   {"--register_ttl", "10s", "--register_interval", "2s"});
   auto r = Consul(agent->uri() + "?resync_grace=20s");
   REQUIRE(Eventually([&] { return NodeIds(*r, "helloworld").size() == 1; }));
 
@@ -213,13 +214,35 @@ TEST_CASE("after an agent restart services register again and cached calls keep 
       std::this_thread::sleep_for(5ms);
     }
   });
+  // A cache whose entries expire at once but which trusts "not found" for ten minutes: only a
+  // watch event can bring the service back into it after a lookup found the agent empty.
+  reg::CacheOptions copts;
+  copts.ttl = 1ms;
+  copts.negative_ttl = 10min;
+  reg::Cache cache(r, copts);
+  REQUIRE(cache.Get("helloworld").ok());
   agent->Kill();
   std::this_thread::sleep_for(3s);  // calls go on from the cache while no agent answers
   int during_outage = ok.load();
   agent->Start();
   REQUIRE(agent->WaitReady());
+  bool saw_empty = false;
+  for (int i = 0; i < 100 && !saw_empty; ++i) {
+    auto snap = cache.Get("helloworld");
+    saw_empty = snap.ok() && (*snap)->services.empty();
+    std::this_thread::sleep_for(10ms);
+  }
   // A dev agent starts empty: the service notices through its heartbeat and registers again.
   CHECK(Eventually([&] { return NodeIds(*r, "helloworld").size() == 1; }, 30s));
+  // The node comes back within the watch's resync grace: the watch still reports it, so the
+  // cache that cached "not found" meanwhile serves it again (a gateway answered 404 for a minute).
+  INFO("a lookup saw the agent empty: " << saw_empty);
+  CHECK(Eventually(
+      [&] {
+        auto snap = cache.Get("helloworld");
+        return snap.ok() && !(*snap)->services.empty();
+      },
+      30s));
   std::this_thread::sleep_for(2s);
   stop = true;
   load.join();  // before reading last_error

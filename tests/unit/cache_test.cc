@@ -57,6 +57,26 @@ TEST_CASE("an unknown service is cached as empty, and filled by the watch") {
   CHECK(r->get_calls == 1);
 }
 
+TEST_CASE("\"not found\" is trusted for negative_ttl only, a found service for ttl") {
+  auto r = std::make_shared<FlakyRegistry>();
+  REQUIRE(r->Register(reg::Service{"geo", "1", {}, {}, {reg::Node{"g1", "127.0.0.1:1", {}}}}, {})
+              .ok());
+  reg::CacheOptions o;
+  o.ttl = std::chrono::hours(1);
+  o.negative_ttl = std::chrono::milliseconds(500);
+  reg::Cache cache(r, o);
+  REQUIRE(cache.Get("ghost").ok());
+  REQUIRE(cache.Get("geo").ok());
+  int lookups = r->get_calls;
+  REQUIRE(cache.Get("ghost").ok());
+  REQUIRE(cache.Get("geo").ok());
+  CHECK(r->get_calls == lookups);  // both cached
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  REQUIRE(cache.Get("ghost").ok());
+  REQUIRE(cache.Get("geo").ok());
+  CHECK(r->get_calls == lookups + 1);  // "ghost" asked again, "geo" not
+}
+
 TEST_CASE("concurrent misses share one registry lookup") {
   auto r = std::make_shared<FlakyRegistry>();
   REQUIRE(r->Register(Svc("geo", {"g1"}), {}).ok());

@@ -208,7 +208,9 @@ class ServiceLoop {
       }
       auto pending = pending_.find(id);
       if (pending != pending_.end()) {
-        if (!SameNode(pending->second.first, *n)) Emit(registry::Action::kUpdate, *n);
+        // Back within its grace: watchers never heard it go, but a cache that looked the
+        // service up meanwhile (and found nothing) must hear it is there.
+        Emit(registry::Action::kUpdate, *n);
         pending_.erase(pending);
       } else {
         Emit(registry::Action::kCreate, *n);

@@ -32,6 +32,9 @@ namespace micro::registry {
 struct CacheOptions {
   // How long an entry is trusted after a lookup when the watch is healthy (go-micro: 1 min).
   std::chrono::milliseconds ttl{std::chrono::minutes(1)};
+  // How long a "no such service" answer is trusted: a service may be starting,
+  // or the registry may have been empty for a while (a restarted agent).
+  std::chrono::milliseconds negative_ttl{std::chrono::seconds(5)};
   // How long an entry is trusted while the watch is down.
   std::chrono::milliseconds unwatched_ttl{std::chrono::seconds(1)};
   // Backoff bounds for re-asking a failing registry and for re-creating the watch.
