@@ -236,7 +236,7 @@ TEST_CASE("after an agent restart services register again and cached calls keep 
   CHECK(Eventually([&] { return NodeIds(*r, "helloworld").size() == 1; }, 30s));
   // The node comes back within the watch's resync grace: the watch still reports it, so the
   // cache that cached "not found" meanwhile serves it again (a gateway answered 404 for a minute).
-  INFO("a lookup saw the agent empty: " << saw_empty);
+  std::printf("agent restart: a lookup saw the agent empty: %s\n", saw_empty ? "yes" : "no");
   CHECK(Eventually(
       [&] {
         auto snap = cache.Get("helloworld");

@@ -57,7 +57,7 @@ TEST_CASE("an unknown service is cached as empty, and filled by the watch") {
   CHECK(r->get_calls == 1);
 }
 
-TEST_CASE("\"not found\" is trusted for negative_ttl only, a found service for ttl") {
+TEST_CASE("an unknown service is trusted for negative_ttl only, a found one for ttl") {
   auto r = std::make_shared<FlakyRegistry>();
   REQUIRE(r->Register(reg::Service{"geo", "1", {}, {}, {reg::Node{"g1", "127.0.0.1:1", {}}}}, {})
               .ok());
