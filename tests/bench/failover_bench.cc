@@ -109,10 +109,10 @@ struct Summary {
 void Print(const char* name, Summary s) {
   std::sort(s.share.begin(), s.share.end());
   std::sort(s.failed.begin(), s.failed.end());
-  std::printf("%-18s after/before %5.1f%% (min %5.1f%%, max %5.1f%%)   failed calls %ld (%ld-%ld)\n",
-              name, 100 * s.share[s.share.size() / 2], 100 * s.share.front(),
-              100 * s.share.back(), s.failed[s.failed.size() / 2], s.failed.front(),
-              s.failed.back());
+  std::printf(
+      "%-18s after/before %5.1f%% (min %5.1f%%, max %5.1f%%)   failed calls %ld (%ld-%ld)\n", name,
+      100 * s.share[s.share.size() / 2], 100 * s.share.front(), 100 * s.share.back(),
+      s.failed[s.failed.size() / 2], s.failed.front(), s.failed.back());
 }
 
 }  // namespace

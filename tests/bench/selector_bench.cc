@@ -121,8 +121,8 @@ int main(int argc, char** argv) {
           sink += acc;
         });
         std::printf("%6d %7d %-13s %9.1f %10.1f %13.1f %15.1f %10.2fx  (registry lookups: %llu)\n",
-                    nodes, threads, sel::StrategyName(strategy), next_ns, mark_ns, select_ns, lock_ns,
-                    lock_ns / select_ns,
+                    nodes, threads, sel::StrategyName(strategy), next_ns, mark_ns, select_ns,
+                    lock_ns, lock_ns / select_ns,
                     static_cast<unsigned long long>(selector.cache().Stats().lookups));
       }
     }

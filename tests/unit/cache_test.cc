@@ -59,8 +59,8 @@ TEST_CASE("an unknown service is cached as empty, and filled by the watch") {
 
 TEST_CASE("an unknown service is trusted for negative_ttl only, a found one for ttl") {
   auto r = std::make_shared<FlakyRegistry>();
-  REQUIRE(r->Register(reg::Service{"geo", "1", {}, {}, {reg::Node{"g1", "127.0.0.1:1", {}}}}, {})
-              .ok());
+  REQUIRE(
+      r->Register(reg::Service{"geo", "1", {}, {}, {reg::Node{"g1", "127.0.0.1:1", {}}}}, {}).ok());
   reg::CacheOptions o;
   o.ttl = std::chrono::hours(1);
   o.negative_ttl = std::chrono::milliseconds(500);

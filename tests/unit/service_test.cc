@@ -275,8 +275,11 @@ TEST_CASE("a refused connection is retried on another node at once, and the node
 
 TEST_CASE("when every node fails, the client backs off between rounds") {
   auto registry = std::shared_ptr<reg::Registry>(reg::NewMemoryRegistry());
-  reg::Service dead{"gone", "latest", {}, {}, {reg::Node{"d1", "127.0.0.1:1", {}},
-                                               reg::Node{"d2", "127.0.0.1:2", {}}}};
+  reg::Service dead{"gone",
+                    "latest",
+                    {},
+                    {},
+                    {reg::Node{"d1", "127.0.0.1:1", {}}, reg::Node{"d2", "127.0.0.1:2", {}}}};
   REQUIRE(registry->Register(dead).ok());
   std::atomic<int> backoffs{0};
   micro::client::ClientOptions co;

@@ -180,7 +180,8 @@ class Cache::Impl {
       for (const Result& r : e->pending) snap = internal::Apply(*snap, r);
       e->snapshot = std::move(snap);
       e->loaded_at = now;
-      Duration trust = found.ok() ? options_.ttl : std::min<Duration>(options_.ttl, options_.negative_ttl);
+      Duration trust =
+          found.ok() ? options_.ttl : std::min<Duration>(options_.ttl, options_.negative_ttl);
       e->fresh_until = epoch == epoch_ ? now + trust : now;
       e->error = absl::OkStatus();
       e->backoff = Duration(0);

@@ -96,14 +96,15 @@ void Record(registry::NodeHealth& h, registry::NodeHealth* const* all, std::size
   // Never the only node, and at most max_ejected_percent of them.
   if ((out + 1) * 100 > total * static_cast<std::size_t>(std::max(0, o.max_ejected_percent)))
     return;
-  std::uint32_t n = std::min<std::uint32_t>(h.ejections.fetch_add(1, std::memory_order_relaxed), 16);
+  std::uint32_t n =
+      std::min<std::uint32_t>(h.ejections.fetch_add(1, std::memory_order_relaxed), 16);
   auto d = std::min<std::chrono::milliseconds>(o.base_ejection * (1LL << n), o.max_ejection);
   std::int64_t until = now + std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
   h.ejected_until_ns.store(until, std::memory_order_relaxed);
   h.consecutive_failures.store(0, std::memory_order_relaxed);
   std::int64_t any = table->any_ejected_until_ns.load(std::memory_order_relaxed);
-  while (any < until &&
-         !table->any_ejected_until_ns.compare_exchange_weak(any, until, std::memory_order_relaxed)) {
+  while (any < until && !table->any_ejected_until_ns.compare_exchange_weak(
+                            any, until, std::memory_order_relaxed)) {
   }
 }
 
@@ -172,7 +173,9 @@ void Next::Skip() {
 }
 
 Selector::Selector(std::shared_ptr<registry::Registry> registry, SelectorOptions options)
-    : strategy_(options.strategy), outlier_(options.outlier), cache_(std::move(registry), options.cache) {}
+    : strategy_(options.strategy),
+      outlier_(options.outlier),
+      cache_(std::move(registry), options.cache) {}
 
 Selector::~Selector() = default;
 
@@ -226,8 +229,8 @@ void Selector::Mark(absl::string_view service, const registry::Node& node,
   if (!snap.ok()) return;
   registry::NodeHealth* h = Find(**snap, node.id);
   if (h == nullptr) return;  // the node has left
-  Record(*h, (*snap)->health.data(), (*snap)->health.size(), (*snap)->health_table.get(),
-         outlier_, result);
+  Record(*h, (*snap)->health.data(), (*snap)->health.size(), (*snap)->health_table.get(), outlier_,
+         result);
 }
 
 NodeStats Selector::Stats(absl::string_view service, absl::string_view node_id) const {

@@ -80,8 +80,8 @@ absl::Status ApplyServiceFlags(const FlagSet& f, const ServiceFlagValues& v, Opt
   o->client.pool_size = static_cast<std::size_t>(v.pool_size);
   if (std::string source = f.Source("selector_strategy"); !source.empty()) {
     if (!selector::StrategyFromName(v.strategy, &o->client.selector.strategy)) {
-      return Bad(source, absl::StrCat("\"", v.strategy,
-                                      "\" is not random, roundrobin or leastinflight"));
+      return Bad(source,
+                 absl::StrCat("\"", v.strategy, "\" is not random, roundrobin or leastinflight"));
     }
   }
   if (std::string source = f.Source("server_metadata"); !source.empty()) {

@@ -17,8 +17,8 @@
 // then the next call to it is the probe: a success keeps it, a failure ejects
 // it again for longer. Successes shorten the next ejection again. At most
 // max_ejected_percent of a service's nodes are out at once, and never its
-// only node: when every node is ejected, Next picks among all of them. A Next stays valid after the registry changes
-// (it keeps the nodes it was given) and must not outlive its Selector. The
+// only node: when every node is ejected, Next picks among all of them. A Next stays valid after the
+// registry changes (it keeps the nodes it was given) and must not outlive its Selector. The
 // Selector is thread-safe; one Next is for one caller at a time.
 #pragma once
 
