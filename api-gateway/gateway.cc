@@ -56,9 +56,12 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
       : options(std::move(o)),
         client(std::move(c)),
         io(std::max(1, options.threads)),
-        acceptor(io) {}
+        acceptor(io),
+        accept_pause(io) {}
 
   void Accept();
+  void Accepted(tcp::socket socket);
+  void Refuse(tcp::socket socket);
 
   GatewayOptions options;
   std::shared_ptr<client::Client> client;
@@ -68,6 +71,12 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   Metrics metrics;
   std::atomic<bool> draining{false};
   int port = 0;
+  std::atomic<std::size_t> connections{0};
+  // Accept errors (EMFILE: out of descriptors) pause accepting instead of
+  // spinning; one log line per episode. Touched by the one pending accept only.
+  asio::steady_timer accept_pause;
+  std::chrono::milliseconds accept_backoff{0};
+  std::uint64_t accept_errors = 0;
 };
 
 namespace {
@@ -75,7 +84,10 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Gateway::Impl* gw)
-      : stream_(std::move(socket)), timer_(stream_.get_executor()), gw_(gw) {}
+      : stream_(std::move(socket)), timer_(stream_.get_executor()), gw_(gw) {
+    gw_->connections.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~Session() { gw_->connections.fetch_sub(1, std::memory_order_relaxed); }
 
   void Start() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
@@ -325,13 +337,51 @@ void Gateway::Impl::Accept() {
   acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
     if (!ec) {
-      beast::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<Session>(std::move(socket), this)->Start();
-    } else {
-      log::Warn(absl::StrCat("api gateway: accept: ", ec.message()));
+      if (accept_errors > 0) {
+        log::Info(
+            absl::StrCat("api gateway: accepting again after ", accept_errors, " failed accepts"));
+        accept_errors = 0;
+        accept_backoff = std::chrono::milliseconds(0);
+      }
+      Accepted(std::move(socket));
+      return Accept();
     }
-    Accept();
+    // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS): accepting again at
+    // once fails again at once. Pause, doubling up to 1 s; log the episode once.
+    if (accept_errors++ == 0) {
+      log::Warn(absl::StrCat("api gateway: accept: ", ec.message(),
+                             "; pausing accepts until it works again (logged once)"));
+    }
+    accept_backoff = std::clamp(accept_backoff * 2, std::chrono::milliseconds(10),
+                                std::chrono::milliseconds(1000));
+    accept_pause.expires_after(accept_backoff);
+    accept_pause.async_wait([this](beast::error_code e) {
+      if (!e && acceptor.is_open()) Accept();
+    });
+  });
+}
+
+void Gateway::Impl::Accepted(tcp::socket socket) {
+  if (connections.load(std::memory_order_relaxed) >= options.max_connections)
+    return Refuse(std::move(socket));
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  std::make_shared<Session>(std::move(socket), this)->Start();
+}
+
+// Past max_connections: a 503 that says why, then close.
+void Gateway::Impl::Refuse(tcp::socket socket) {
+  static const std::string kBusy = [] {
+    std::string body = ErrorJson(503, "too many connections; try again later");
+    return absl::StrCat(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ",
+        body.size(), "\r\nConnection: close\r\nRetry-After: 1\r\n\r\n", body);
+  }();
+  auto s = std::make_shared<tcp::socket>(std::move(socket));
+  asio::async_write(*s, asio::buffer(kBusy), [s](beast::error_code, std::size_t) {
+    beast::error_code ignored;
+    s->shutdown(tcp::socket::shutdown_both, ignored);
+    s->close(ignored);
   });
 }
 
@@ -375,6 +425,7 @@ void Gateway::Stop() {
   asio::post(impl_->io, [impl = impl_.get()] {
     beast::error_code ec;
     impl->acceptor.close(ec);
+    impl->accept_pause.cancel();
   });
   Clock::time_point deadline = Clock::now() + impl_->options.drain_timeout;
   while (impl_->metrics.in_flight() > 0 && Clock::now() < deadline) {

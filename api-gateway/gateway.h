@@ -30,6 +30,7 @@ struct GatewayOptions {
   std::chrono::milliseconds read_timeout{15000};     // to read one request: 408
   std::chrono::milliseconds idle_timeout{60000};     // keep-alive connection without a request
   std::chrono::milliseconds drain_timeout{10000};    // Stop() waits this long for calls
+  std::size_t max_connections = 10000;               // past it: 503 and close
 };
 
 class Gateway {

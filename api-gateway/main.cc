@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
   flags.Duration("idle_timeout", "MICRO_API_IDLE_TIMEOUT", o.idle_timeout,
                  "keep-alive connection closed after this long without a request", &o.idle_timeout);
   flags.Int("threads", "MICRO_API_THREADS", o.threads, "HTTP threads", &o.threads);
+  int max_connections = static_cast<int>(o.max_connections);
+  flags.Int("max_connections", "MICRO_API_MAX_CONNECTIONS", max_connections,
+            "open connections kept at most (past it: 503 and close)", &max_connections);
   std::string strategy = "random";
   flags.String("selector_strategy", "MICRO_SELECTOR_STRATEGY", strategy,
                "how the gateway picks a node: random, roundrobin or leastinflight", &strategy);
@@ -70,6 +73,11 @@ int main(int argc, char** argv) {
     micro::log::Error(absl::StrCat("unexpected argument \"", args[0], "\" (see --help)"));
     return 2;
   }
+  if (max_connections < 1) {
+    micro::log::Error("--max_connections must be at least 1");
+    return 2;
+  }
+  o.max_connections = static_cast<std::size_t>(max_connections);
   if (o.threads < 1) {
     micro::log::Error("--threads must be at least 1");
     return 2;

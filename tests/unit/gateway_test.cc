@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fstream>
 #include <thread>
 
 #include "gateway.h"
@@ -14,7 +15,9 @@
 #include "micro/flagset.h"
 #include "micro/micro.h"
 #include "micro/registry/memory.h"
+#include "process.h"
 #include "request.h"
+#include "test_util.h"
 
 namespace reg = micro::registry;
 using micro::api::HttpRequest;
@@ -347,4 +350,58 @@ TEST_CASE("gateway: CORS preflight and headers when enabled, none when not") {
                    "Origin: https://app.example\r\n");
   CHECK(no.status == 405);
   CHECK(no.headers.count("access-control-allow-origin") == 0);
+}
+
+TEST_CASE("gateway: past max_connections a new connection gets 503 and is closed") {
+  micro::api::GatewayOptions o;
+  o.max_connections = 2;
+  Fixture f(o);
+  HttpConnection a(f.port);
+  auto b = std::make_unique<HttpConnection>(f.port);
+  // Two requests make sure both connections are sessions before the third arrives.
+  CHECK(a.Exchange("GET /health HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+  CHECK(b->Exchange("GET /health HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+  HttpConnection c(f.port);
+  REQUIRE(c.connected());
+  micro::testing::HttpAnswer refused = c.Read();
+  CHECK(refused.status == 503);
+  CHECK_THAT(refused.body, Catch::Contains("too many connections"));
+  CHECK(c.ClosedByPeer());
+  // The open ones still work; once one closes, a new connection is served.
+  CHECK(a.Exchange("GET /health HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+  b.reset();
+  CHECK(micro::testing::Eventually([&] { return HttpDo(f.port, "GET", "/health").status == 200; }));
+}
+
+TEST_CASE("gateway: out of file descriptors it pauses accepting, logs once, and serves again") {
+  int port = micro::testing::FreePort();
+  std::string log = "/tmp/micro-gateway-emfile-" + std::to_string(getpid()) + ".log";
+  std::remove(log.c_str());
+  // 64 descriptors: enough to start and serve a few connections, not the 100 held below.
+  micro::testing::Process gw({"bash", "-c",
+                              std::string("ulimit -n 64 && exec ") + GATEWAY_BIN +
+                                  " --registry memory --address 127.0.0.1:" + std::to_string(port)},
+                             log);
+  REQUIRE(micro::testing::Eventually([&] { return HttpDo(port, "GET", "/health").status == 200; }));
+  auto count = [&](const std::string& what) {
+    std::ifstream in(log);
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) n += line.find(what) != std::string::npos ? 1 : 0;
+    return n;
+  };
+  {
+    std::vector<std::unique_ptr<HttpConnection>> held;
+    for (int i = 0; i < 100; ++i) held.push_back(std::make_unique<HttpConnection>(port, 500));
+    REQUIRE(micro::testing::Eventually([&] { return count("pausing accepts") > 0; }));
+    std::this_thread::sleep_for(1s);  // the failures go on while every descriptor is taken
+    CHECK(count("pausing accepts") == 1);
+    CHECK(count("accept:") == 1);  // one line for the episode, not one per failure
+  }
+  // Descriptors come back: it accepts again, says so, and serves.
+  CHECK(micro::testing::Eventually([&] { return HttpDo(port, "GET", "/health").status == 200; }));
+  CHECK(count("accepting again") >= 1);
+  gw.Signal(SIGTERM);
+  gw.Wait();
+  std::remove(log.c_str());
 }

@@ -210,6 +210,20 @@ TEST_CASE("the registration carries endpoints, node metadata and the bound addre
   CHECK(absl::IsNotFound(f.registry->GetService("helloworld").status()));
 }
 
+TEST_CASE("a port already in use is an error that names it, not a silent split") {
+  Fixture f;
+  micro::server::ServerOptions so;
+  so.name = "second";
+  so.address = f.server->listen_address();
+  so.registry = f.registry;
+  micro::server::Server second(so);
+  absl::Status s = second.Start();
+  REQUIRE_FALSE(s.ok());
+  CHECK_THAT(std::string(s.message()), Catch::Contains(f.server->listen_address()));
+  CHECK_THAT(std::string(s.message()), Catch::Contains("Address already in use"));
+  CHECK(absl::IsNotFound(f.registry->GetService("second").status()));
+}
+
 TEST_CASE("the health service answers SERVING") {
   Fixture f;
   std::string out;

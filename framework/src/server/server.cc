@@ -114,7 +114,22 @@ class Server::Impl {
       static std::once_flag once;
       std::call_once(once, [] { grpc::reflection::InitProtoReflectionServerBuilderPlugin(); });
     }
+    // gRPC opens its listener with SO_REUSEPORT, so a second server on a port in
+    // use would start and silently split the traffic; ask the kernel first.
+    if (port > 0) {
+      if (absl::Status s = internal::CheckPortFree(listen_host, port); !s.ok())
+        return absl::UnavailableError(
+            absl::StrCat("server: cannot listen on ", address, ": ", s.message()));
+    }
     grpc::ServerBuilder builder;
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                               std::max(1, options_.max_concurrent_streams));
+    if (options_.memory_limit_bytes > 0) {
+      grpc::ResourceQuota quota(absl::StrCat("micro-server-", options_.name));
+      quota.Resize(options_.memory_limit_bytes);
+      builder.SetResourceQuota(quota);
+    }
     int selected = 0;
     builder.AddListeningPort(internal::JoinHostPort(listen_host, port),
                              grpc::InsecureServerCredentials(), &selected);

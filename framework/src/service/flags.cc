@@ -45,6 +45,10 @@ void AddServiceFlags(FlagSet* f, Options* o, ServiceFlagValues* v) {
   f->String("server_id", "MICRO_SERVER_ID", s.id, "node id (default <name>-<uuid>)", &s.id);
   f->Strings("server_metadata", "MICRO_SERVER_METADATA",
              "node metadata, key=value[,key=value...] (repeatable)", &v->metadata);
+  f->Int("server_max_streams", "MICRO_SERVER_MAX_STREAMS", s.max_concurrent_streams,
+         "calls one client connection may have open at once", &s.max_concurrent_streams);
+  f->Bytes("server_memory_limit", "MICRO_SERVER_MEMORY_LIMIT", s.memory_limit_bytes,
+           "memory gRPC may use for connections and calls (0 = no limit)", &s.memory_limit_bytes);
   f->Duration("register_ttl", "MICRO_REGISTER_TTL", s.register_ttl,
               "registration TTL: a duration like 90s, or seconds (0: none)", &s.register_ttl);
   f->Duration("register_interval", "MICRO_REGISTER_INTERVAL", s.register_interval,
@@ -74,6 +78,7 @@ absl::Status ApplyServiceFlags(const FlagSet& f, const ServiceFlagValues& v, Opt
         positive("client_request_timeout", o->client.request_timeout.count() > 0,
                  "must be positive"),
         positive("client_retries", o->client.retries >= 0, "must not be negative"),
+        positive("server_max_streams", o->server.max_concurrent_streams >= 1, "must be at least 1"),
         positive("client_pool_size", v.pool_size >= 1, "must be at least 1")}) {
     if (!s.ok()) return s;
   }

@@ -35,8 +35,13 @@ struct ServerOptions {
   // inline on gRPC's own threads: faster, for handlers that never block.
   int handler_threads = 0;
   int max_message_bytes = 4 << 20;  // largest request accepted
-  bool reflection = true;           // grpc.reflection.v1alpha
-  bool health = true;               // grpc.health.v1
+  // Streams (calls) one client connection may have open at once; more wait.
+  int max_concurrent_streams = 1000;
+  // Memory gRPC may use for this server's connections and calls (its resource
+  // quota): past it, new calls are refused rather than the process growing.
+  std::size_t memory_limit_bytes = std::size_t(512) << 20;
+  bool reflection = true;  // grpc.reflection.v1alpha
+  bool health = true;      // grpc.health.v1
 };
 
 }  // namespace micro::server
