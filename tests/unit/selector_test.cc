@@ -260,3 +260,19 @@ TEST_CASE("least in flight: of two choices, the node with fewer calls open") {
   }
   CHECK(seen.size() == 2);
 }
+
+TEST_CASE("Avoiding picks a node not yet tried while one is left") {
+  for (sel::Strategy strategy :
+       {sel::Strategy::kRandom, sel::Strategy::kRoundRobin, sel::Strategy::kLeastInFlight}) {
+    sel::Selector selector(WithNodes("geo", 3), Ejecting(strategy));
+    auto next = selector.Select("geo");
+    REQUIRE(next.ok());
+    for (int i = 0; i < 300; ++i) {
+      REQUIRE(next->Avoiding({"geo-0", "geo-2"}).id == "geo-1");
+      next->Skip();
+    }
+    // Everything avoided: still a node.
+    CHECK_THAT(next->Avoiding({"geo-0", "geo-1", "geo-2"}).id, Catch::StartsWith("geo-"));
+    next->Skip();
+  }
+}

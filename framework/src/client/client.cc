@@ -194,15 +194,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   // The next node, avoiding those that failed in this round when there is a choice.
   const registry::Node& Pick(selector::Next& next, const std::vector<std::string>& tried) {
-    auto failed = [&](const registry::Node* n) {
-      return std::find(tried.begin(), tried.end(), n->id) != tried.end();
-    };
-    const registry::Node* node = &next();
-    for (std::size_t k = 0; k < 2 * next.size() && failed(node) && next.size() > 1; ++k) {
-      next.Skip();
-      node = &next();
-    }
-    return *node;
+    return next.Avoiding(tried);
   }
 
   // After a retryable failure of `node`: no wait while a node not tried in this

@@ -156,6 +156,33 @@ const registry::Node& Next::operator()() {
   return *last_.node;
 }
 
+const registry::Node& Next::Avoiding(const std::vector<std::string>& avoid) {
+  auto avoided = [&](std::size_t i) {
+    return std::find(avoid.begin(), avoid.end(), nodes_[i].node->id) != avoid.end();
+  };
+  std::size_t i = Pick();
+  if (!avoid.empty() && avoided(i)) {
+    // The first node after it that is neither avoided nor ejected, else one that is not avoided.
+    std::int64_t now = NowNs();
+    std::size_t fallback = i;
+    for (std::size_t k = 1; k < size_; ++k) {
+      std::size_t j = (i + k) % size_;
+      if (avoided(j)) continue;
+      if (!Ejected(j, now)) {
+        fallback = j;
+        break;
+      }
+      if (fallback == i) fallback = j;
+    }
+    i = fallback;
+  }
+  last_ = nodes_[i];
+  last_health_ = health_[i];
+  last_counted_ = strategy_ == Strategy::kLeastInFlight;
+  if (last_counted_) last_health_->in_flight.fetch_add(1, std::memory_order_relaxed);
+  return *last_.node;
+}
+
 void Next::Mark(const absl::Status& result) {
   if (last_health_ == nullptr) return;
   if (last_counted_) {

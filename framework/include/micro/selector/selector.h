@@ -74,6 +74,9 @@ class Next {
 
   // The next node by strategy. Lock-free, allocation-free.
   const registry::Node& operator()();
+  // The same, but not one of the nodes `avoid` names (by id) while another is
+  // left: retries go to nodes not yet tried. Ejected nodes stay skipped.
+  const registry::Node& Avoiding(const std::vector<std::string>& avoid);
   // The service (version) the last picked node belongs to.
   const registry::Service& service() const { return *last_.service; }
   // How many nodes this Next chooses among (at least 1).
