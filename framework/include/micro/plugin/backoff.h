@@ -1,6 +1,8 @@
 // Plugin kit: for loops that keep asking a remote (registry watches, lease
 // keepers, the cache): jittered exponential backoff, and a bounded set of
 // problems already reported, so one that repeats on every answer is logged once.
+// The functions are thread-safe (per-thread generators); a Reported belongs
+// to one loop.
 #pragma once
 
 #include <algorithm>

@@ -1,7 +1,8 @@
 // Plugin kit: the building blocks of micro/registry/json.h, for registry
 // plugins whose formats embed registry values in JSON of their own (mDNS TXT
 // records, Consul's catalog answers). Uses nlohmann::json (a dependency of the
-// installed package); micro/registry/json.h is the nlohmann-free API.
+// installed package); micro/registry/json.h is the nlohmann-free API. Pure
+// functions: no I/O, thread-safe; nothing throws.
 #pragma once
 
 #include <string>

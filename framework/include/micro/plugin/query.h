@@ -1,7 +1,8 @@
 // Plugin kit: URL query strings ("a=1&b=x%20y&flag"), decoded with form rules
 // ('+' is a space), and the parameter values of registry URIs
 // ("consul://a:8500?timeout=5s&tls=true"; RegistryAddress::params holds them
-// decoded). Shared by the registry plugins and the API gateway.
+// decoded). Shared by the registry plugins and the API gateway. Pure
+// functions: no I/O, thread-safe.
 #pragma once
 
 #include <chrono>

@@ -1,4 +1,5 @@
 // Plugin kit: what every Registry::Register must refuse, with one wording.
+// A pure function: no I/O, thread-safe.
 #pragma once
 
 #include "absl/status/status.h"
