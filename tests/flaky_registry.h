@@ -19,6 +19,7 @@ class FlakyRegistry : public registry::Registry {
   std::atomic<int> get_calls{0};
   std::atomic<int> watch_calls{0};
   std::atomic<bool> fail_get{false};
+  std::atomic<bool> fail_register{false};
   std::atomic<bool> fail_watch{false};
 
   // While closed, GetService reads the inner registry and then waits here.
@@ -45,6 +46,7 @@ class FlakyRegistry : public registry::Registry {
   }
 
   absl::Status Register(const registry::Service& s, const registry::RegisterOptions& o) override {
+    if (fail_register) return absl::UnavailableError("flaky: registry down");
     return inner_->Register(s, o);
   }
   absl::Status Deregister(const registry::Service& s) override { return inner_->Deregister(s); }

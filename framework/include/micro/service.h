@@ -116,6 +116,8 @@ Option Metadata(registry::Metadata metadata);
 Option RegisterTTL(std::chrono::milliseconds ttl);
 Option RegisterInterval(std::chrono::milliseconds interval);
 Option RegisterCheck(std::function<absl::Status()> check);
+// Exit at start when the first registration fails (default: serve and keep trying).
+Option RegisterRequired(bool required);
 Option Registry(std::string uri);
 Option Registry(std::shared_ptr<registry::Registry> registry);
 Option Retries(int retries);

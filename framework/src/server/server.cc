@@ -161,16 +161,23 @@ class Server::Impl {
     registration_ = BuildRegistration();
 
     if (absl::Status s = RegisterOnce(); !s.ok()) {
-      Shutdown();
-      return absl::UnavailableError(absl::StrCat("server: register ", options_.name, " in ",
-                                                 options_.registry->String(), ": ", s.message()));
+      std::string what = absl::StrCat("server: register ", options_.name, " in ",
+                                      options_.registry->String(), ": ", s.message());
+      if (options_.register_required) {
+        Shutdown();
+        return absl::UnavailableError(what);
+      }
+      log::Warn(absl::StrCat(what, "; serving on ", listen_address_,
+                             " anyway and trying again (register_required makes this fatal)"));
     }
     running_ = true;
     stopping_ = false;
     loop_ = std::thread([this] { RegisterLoop(); });
-    log::Info(absl::StrCat("server ", options_.name, " (", options_.id, ") listening on ",
-                           listen_address_, ", registered as ", advertised_, " in ",
-                           options_.registry->String()));
+    if (registered_) {
+      log::Info(absl::StrCat("server ", options_.name, " (", options_.id, ") listening on ",
+                             listen_address_, ", registered as ", advertised_, " in ",
+                             options_.registry->String()));
+    }
     return absl::OkStatus();
   }
 
@@ -385,9 +392,23 @@ class Server::Impl {
     return s;
   }
 
+  // Re-registers every register_interval; while unregistered, sooner: after
+  // 1 s, doubling up to register_interval.
   void RegisterLoop() {
     std::unique_lock<std::mutex> l(loop_mu_);
-    while (!loop_cv_.wait_for(l, options_.register_interval, [this] { return stopping_.load(); })) {
+    const std::chrono::milliseconds first_retry =
+        std::min<std::chrono::milliseconds>(std::chrono::seconds(1), options_.register_interval);
+    std::chrono::milliseconds retry = first_retry;
+    auto wait = [&] {
+      if (registered_) {
+        retry = first_retry;
+        return options_.register_interval;
+      }
+      std::chrono::milliseconds w = retry;
+      retry = std::min(retry * 2, options_.register_interval);
+      return w;
+    };
+    while (!loop_cv_.wait_for(l, wait(), [this] { return stopping_.load(); })) {
       if (options_.register_check) {
         if (absl::Status c = options_.register_check(); !c.ok()) {
           if (registered_) {
@@ -403,7 +424,8 @@ class Server::Impl {
       if (!s.ok()) {
         log::Warn(absl::StrCat("server ", options_.name, ": re-register failed: ", s.message()));
       } else if (!registered_) {
-        log::Info(absl::StrCat("server ", options_.name, ": registered again"));
+        log::Info(absl::StrCat("server ", options_.name, " (", options_.id, "): registered as ",
+                               advertised_, " in ", options_.registry->String()));
       }
       registered_ = s.ok();
     }

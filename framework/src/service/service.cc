@@ -293,6 +293,9 @@ Option RegisterInterval(std::chrono::milliseconds v) {
 Option RegisterCheck(std::function<absl::Status()> v) {
   return [v](Options& o) { o.server.register_check = v; };
 }
+Option RegisterRequired(bool v) {
+  return [v](Options& o) { o.server.register_required = v; };
+}
 Option Registry(std::string uri) {
   return [uri](Options& o) {
     o.registry = uri;

@@ -23,6 +23,10 @@ struct ServerOptions {
   std::shared_ptr<registry::Registry> registry;  // where to register (required)
   std::chrono::milliseconds register_ttl{std::chrono::seconds(90)};
   std::chrono::milliseconds register_interval{std::chrono::seconds(30)};
+  // When the first registration fails (registry unreachable, or the register
+  // check fails): false (go-micro's way) = serve anyway, log it, and keep
+  // trying (after 1 s, doubling up to register_interval); true = Start fails.
+  bool register_required = false;
   // Optional health gate: while it fails the node is deregistered.
   std::function<absl::Status()> register_check;
   // After deregistering, keep serving everything normally this long, so
