@@ -155,11 +155,13 @@ absl::StatusOr<std::string> TokenFrom(absl::string_view authorization) {
 
 namespace {
 
-// A downstream failure as this service reports it: unreachable -> 503, else 500.
+// A downstream failure as this service reports it: unreachable (the client could not find or
+// reach a node, or had no answer in time) -> 503, else 500.
 absl::Status Downstream(const char* what, const absl::Status& s) {
   micro::Error e = errors::FromStatus(s);
-  bool unreachable = e.code == 404 || e.code == 503 || e.code == 408 || absl::IsUnavailable(s) ||
-                     absl::IsDeadlineExceeded(s) || absl::IsNotFound(s);
+  bool client = e.id == "go.micro.client";
+  bool unreachable = (client && e.code != 500) || e.code == 503 || e.code == 408 ||
+                     absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
   return errors::New(kHotelService, absl::StrCat(what, ": ", e.detail), unreachable ? 503 : 500);
 }
 
@@ -191,9 +193,13 @@ absl::Status HotelImpl::Rates(micro::server::Context& ctx, const hotel::Request&
   auth::Request areq;
   areq.set_authtoken(*token);
   if (auto verified = auth_.VerifyToken(areq, opts); !verified.ok()) {
-    return errors::Unauthorized(
-        kHotelService,
-        absl::StrCat("Unauthorized: ", errors::FromStatus(verified.status()).detail));
+    // "Auth said no" is the auth service's own 4xx answer; anything else means
+    // auth could not be asked (no node, registry trouble, timeout): not the caller's fault.
+    micro::Error e = errors::FromStatus(verified.status());
+    if (e.id != kAuthService || e.code < 400 || e.code >= 500) {
+      return Downstream("auth", verified.status());
+    }
+    return errors::Unauthorized(kHotelService, absl::StrCat("Unauthorized: ", e.detail));
   }
 
   if (req.indate().empty() || req.outdate().empty()) {

@@ -275,7 +275,7 @@ TEST_CASE("gateway: each error gets its status and go-micro error JSON") {
        "name is required"},
       {HttpDo(f.port, "POST", "/helloworld/greeter/hello", R"({"name":)"), 400,
        "malformed JSON body"},
-      {HttpDo(f.port, "POST", "/nobody/greeter/hello", "{}"), 404, "not found"},
+      {HttpDo(f.port, "POST", "/nobody/greeter/hello", "{}"), 503, "service not found"},
       {HttpDo(f.port, "POST", "/dead/x/y", "{}"), 503, ""},
       {HttpDo(f.port, "POST", "/helloworld/greeter/hello", R"({"name":"slow"})"), 504,
        "did not answer within 500 ms"},

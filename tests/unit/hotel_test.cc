@@ -146,6 +146,19 @@ TEST_CASE("Hotel.Rates reports an unreachable downstream service as 503") {
   CHECK_THAT(e.detail, Catch::StartsWith("geo: "));
 }
 
+TEST_CASE("Hotel.Rates answers 503, not 401, when auth cannot be asked") {
+  Backends b;
+  he::HotelImpl h(b.client);
+  REQUIRE(b.servers[0]->Stop().ok());  // auth: deregistered, so "service not found"
+  hotel::Response rsp;
+  absl::Status s = Rates(h, "Bearer VALID_TOKEN", "2015-04-09", "2015-04-10", &rsp);
+  REQUIRE_FALSE(s.ok());
+  micro::Error e = ErrorOf(s);
+  CHECK(e.code == 503);
+  CHECK(e.id == he::kHotelService);
+  CHECK_THAT(e.detail, Catch::StartsWith("auth: "));
+}
+
 TEST_CASE("geo's grid index finds exactly what a full scan finds") {
   auto locations = he::LoadLocations(kData + "/large");
   REQUIRE(locations.ok());

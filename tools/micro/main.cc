@@ -160,7 +160,8 @@ int Call(std::shared_ptr<micro::registry::Registry> r, const std::string& name,
   if (!rsp.ok()) {
     micro::Error e = micro::errors::FromStatus(rsp.status(), "micro");
     std::fprintf(stderr, "%s\n", e.ToJson().c_str());
-    return e.code == 404 && absl::StrContains(e.detail, "not found") ? kNotFound : kFailed;
+    bool missing = e.id == "go.micro.client" && absl::StrContains(e.detail, "service not found");
+    return missing ? kNotFound : kFailed;
   }
   std::printf("%s\n", rsp->c_str());
   return kOk;
