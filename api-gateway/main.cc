@@ -16,6 +16,7 @@
 #include "micro/flagset.h"
 #include "micro/log.h"
 #include "micro/plugins/builtin.h"
+#include "micro/registry/cache.h"
 #include "micro/registry/plugin.h"
 #include "micro/version.h"
 
@@ -54,6 +55,11 @@ int main(int argc, char** argv) {
   std::string strategy = "random";
   flags.String("selector_strategy", "MICRO_SELECTOR_STRATEGY", strategy,
                "how the gateway picks a node: random, roundrobin or leastinflight", &strategy);
+  std::string cache_dir = micro::registry::DefaultCacheDir();
+  flags.String("registry_cache_dir", "MICRO_REGISTRY_CACHE_DIR", cache_dir,
+               "keep what the gateway learns of services here, and serve it when the registry "
+               "is down at start (last-known-good; empty: off)",
+               &cache_dir);
   bool help = false, version = false;
   flags.Bool("version", "", false, "print the version and exit", &version);
   std::vector<std::string> args;
@@ -99,6 +105,7 @@ int main(int argc, char** argv) {
                                    "\" is not random, roundrobin or leastinflight"));
     return 2;
   }
+  co.selector.cache.persist_dir = cache_dir;
   co.registry = std::move(*reg);
   co.content_type = "application/grpc+json";
   auto client = std::make_shared<micro::client::Client>(co);
@@ -115,9 +122,10 @@ int main(int argc, char** argv) {
     micro::log::Error(s.message());
     return 1;
   }
-  micro::log::Info(absl::StrCat("api gateway listening on ", o.address, " (port ", gateway.port(),
-                                "), namespace ", o.ns.empty() ? "(none)" : o.ns, ", registry ",
-                                reg_name));
+  micro::log::Info(
+      absl::StrCat("api gateway listening on ", o.address, " (port ", gateway.port(),
+                   "), namespace ", o.ns.empty() ? "(none)" : o.ns, ", registry ", reg_name,
+                   cache_dir.empty() ? "" : absl::StrCat(", last-known-good in ", cache_dir)));
   int sig = 0;
   sigwait(&set, &sig);
   micro::log::Info(absl::StrCat("api gateway: signal ", sig, ", draining"));

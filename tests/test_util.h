@@ -1,11 +1,15 @@
 // Small helpers shared by the tests.
 #pragma once
 
+#include <stdlib.h>
+
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -22,6 +26,28 @@ inline std::string ReadFixture(const std::string& relative) {
   s << in.rdbuf();
   return s.str();
 }
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string t =
+        std::string(tmp != nullptr && tmp[0] != 0 ? tmp : "/tmp") + "/micro-test-XXXXXX";
+    if (mkdtemp(t.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = t;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 // Polls `done` until it holds. The deadline only keeps a broken test from
 // hanging: it is far above any expected wait and is not what a test asserts.

@@ -8,6 +8,7 @@
 #include <future>
 
 #include "core/wire.h"
+#include "flaky_registry.h"
 #include "greeter.micro.h"
 #include "micro/micro.h"
 #include "micro/registry/memory.h"
@@ -361,15 +362,16 @@ TEST_CASE("a failing register check deregisters the node until it passes") {
   CHECK(Eventually([&] { return f.registry->GetService("helloworld").ok(); }));
 }
 
-TEST_CASE("calls to an unknown service fail at once with a 404 error") {
+TEST_CASE("calls to an unknown service fail at once with a 503 error") {
   Fixture f;
   helloworld::GreeterService nobody("nobody", f.client);
   auto r = nobody.Hello(Named("x"));
   REQUIRE_FALSE(r.ok());
   micro::Error e = micro::errors::FromStatus(r.status());
-  CHECK(e.code == 404);
+  CHECK(e.code == 503);
   CHECK(e.id == "go.micro.client");
   CHECK_THAT(e.detail, Catch::Contains("nobody"));
+  CHECK_THAT(e.detail, Catch::Contains("service not found"));
 }
 
 TEST_CASE("server reflection lists the service") {
@@ -402,6 +404,46 @@ TEST_CASE("server reflection lists the service") {
   bool ok;
   while (cq.Next(&tag, &ok)) {
   }
+}
+
+TEST_CASE("a service whose first registration fails serves anyway and registers once it can") {
+  auto registry = std::make_shared<micro::testing::FlakyRegistry>();
+  registry->fail_register = true;
+  micro::server::ServerOptions o;
+  o.name = "helloworld";
+  o.address = "127.0.0.1:0";
+  o.registry = registry;
+  o.drain_grace = 0ms;
+  o.register_interval = 50ms;
+  micro::server::Server server(o);
+  REQUIRE(helloworld::RegisterGreeterHandler(server, std::make_shared<Greeter>()).ok());
+  REQUIRE(server.Start().ok());
+  CHECK(absl::IsNotFound(registry->GetService("helloworld").status()));
+  // It serves already: a call straight to its address is answered.
+  std::string out;
+  helloworld::Request req = Named("direct");
+  grpc::Status st = RawCall(server.listen_address(), "/helloworld.Greeter/Hello",
+                            "application/grpc", req.SerializeAsString(), &out);
+  CHECK(st.ok());
+  registry->fail_register = false;
+  CHECK(Eventually([&] { return registry->GetService("helloworld").ok(); }));
+  CHECK(server.Stop().ok());
+}
+
+TEST_CASE("register_required makes a failed first registration fatal, naming the registry") {
+  auto registry = std::make_shared<micro::testing::FlakyRegistry>();
+  registry->fail_register = true;
+  micro::server::ServerOptions o;
+  o.name = "helloworld";
+  o.address = "127.0.0.1:0";
+  o.registry = registry;
+  o.register_required = true;
+  micro::server::Server server(o);
+  REQUIRE(helloworld::RegisterGreeterHandler(server, std::make_shared<Greeter>()).ok());
+  absl::Status s = server.Start();
+  REQUIRE_FALSE(s.ok());
+  CHECK_THAT(std::string(s.message()), Catch::Contains("register helloworld in flaky://"));
+  CHECK_THAT(std::string(s.message()), Catch::Contains("registry down"));
 }
 
 TEST_CASE("advertise overrides the registered address, and a wildcard bind registers a real host") {

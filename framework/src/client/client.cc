@@ -77,9 +77,11 @@ std::string TimeoutNanos(Clock::time_point deadline) {
   return std::to_string(std::max<long long>(left.count(), 1));
 }
 
-// A selector error as a go-micro error (404 not found, 503 none available, else 500).
+// A selector error as a go-micro error: 408 (go-micro's client timeout) when the registry did not
+// answer within the call's deadline; else 503: no such service, no node, or the registry cannot
+// be asked are all "not available now" (a registry that was emptied by a restart is not a 404).
 absl::Status SelectError(absl::string_view service, const absl::Status& s) {
-  int code = selector::IsServiceNotFound(s) ? 404 : selector::IsNoneAvailable(s) ? 503 : 500;
+  int code = absl::IsDeadlineExceeded(s) ? 408 : 503;
   absl::Status e =
       errors::New("go.micro.client", absl::StrCat("service ", service, ": ", s.message()), code);
   absl::Status out(s.code(), e.message());
@@ -158,14 +160,21 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     return call;
   }
 
+  // Never waits for the registry: a lookup the selector needs runs on a cache
+  // thread, and the call goes on from there (or fails at its deadline).
   void StartAsync(std::shared_ptr<Async> call) {
-    auto next = selector_.Select(call->service, {call->opts.filters});
-    if (!next.ok()) {
-      call->done(SelectError(call->service, next.status()), call.get());
-      return;
-    }
-    call->next.emplace(std::move(*next));
-    Attempt(std::move(call));
+    std::string service = call->service;
+    selector::SelectOptions select{call->opts.filters};
+    Clock::time_point deadline = call->deadline;
+    selector_.SelectAsync(service, std::move(select), deadline,
+                          [this, call = std::move(call)](absl::StatusOr<selector::Next> next) {
+                            if (!next.ok()) {
+                              call->done(SelectError(call->service, next.status()), call.get());
+                              return;
+                            }
+                            call->next.emplace(std::move(*next));
+                            Attempt(call);
+                          });
   }
 
   selector::Selector& selector() { return selector_; }
@@ -224,11 +233,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     if (codec == internal::Codec::kJson) return InvokeJson(r, in, out);
     grpc::ByteBuffer request;
     if (absl::Status s = internal::Encode(in, codec, &request); !s.ok()) return s;
-    auto next = selector_.Select(r.service, {opts.filters});
+    Clock::time_point deadline = Clock::now() + Timeout(opts);
+    auto next = selector_.Select(r.service, {opts.filters}, deadline);
     if (!next.ok()) return SelectError(r.service, next.status());
 
     std::string path = internal::PathFor(r.service, r.endpoint);
-    Clock::time_point deadline = Clock::now() + Timeout(opts);
     int retries = opts.retries >= 0 ? opts.retries : options_.retries;
     Metadata md = WireMetadata(opts, content_type);
     absl::Status last;

@@ -5,8 +5,11 @@
 //   loses it (replaying an event the answer already reflects is harmless).
 // - Every (re)established watch starts a new epoch: entries loaded earlier may
 //   have missed events, so they expire at once (and stay usable as stale).
-// - Lookups are single-flight per entry: the first thread to miss asks the
-//   registry with the lock released; the others wait for its answer.
+// - Lookups are single-flight per entry: the first miss queues a job for the
+//   lookup threads (marking the entry loading); every caller that misses
+//   meanwhile becomes a waiter on the entry. The lookup's answer goes to all
+//   waiters; a timer thread answers those whose deadline passes first (with a
+//   stale entry, or DeadlineExceeded). A waiter is answered exactly once.
 // - The warm path shares no written memory between threads: each thread keeps
 //   its own slot per service holding an aliasing shared_ptr with a private
 //   control block, valid while the cache's generation (bumped by every change)
@@ -15,15 +18,22 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "micro/log.h"
 #include "micro/plugin/backoff.h"
+#include "registry/persist.h"
 #include "registry/snapshot.h"
 
 namespace micro::registry {
@@ -57,47 +67,78 @@ absl::flat_hash_map<std::uint64_t, absl::flat_hash_map<std::string, Slot>>& Thre
 
 }  // namespace
 
-class Cache::Impl {
+class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
  public:
   Impl(std::shared_ptr<Registry> registry, CacheOptions options)
       : registry_(std::move(registry)), options_(options) {}
 
-  ~Impl() {
+  // Ends every thread but the calling one (which may be a cache thread
+  // dropping the last reference in a callback: it is detached and ends on its
+  // own), then answers callers still waiting.
+  void Stop() {
+    std::vector<std::thread> threads;
     {
       std::lock_guard<std::mutex> lock(watch_mu_);
       stopping_ = true;
       if (watcher_ != nullptr) watcher_->Stop();
+      if (watch_thread_.joinable()) threads.push_back(std::move(watch_thread_));
     }
     watch_cv_.notify_all();
-    if (watch_thread_.joinable()) watch_thread_.join();
-  }
-
-  absl::StatusOr<std::shared_ptr<const Snapshot>> Get(absl::string_view name) {
-    std::uint64_t generation = generation_.load(std::memory_order_acquire);
-    Clock::time_point now = CoarseNow();
-    auto& slots = ThreadSlots();
-    if (slots.size() > 64 && !slots.contains(id_)) slots.clear();  // caches come and go
-    auto& mine = slots[id_];
-    auto it = mine.find(name);
-    if (it != mine.end() && it->second.generation == generation &&
-        Fresh(it->second.loaded_at, it->second.fresh_until, now)) {
-      return it->second.local;
+    {
+      absl::MutexLock lock(&mu_);
+      closing_ = true;
+      for (auto& t : workers_) threads.push_back(std::move(t));
+      workers_.clear();
     }
     {
-      absl::ReaderMutexLock lock(&mu_);
-      auto e = entries_.find(name);
-      if (e != entries_.end() && Fresh(*e->second, now)) {
-        if (mine.size() > 1024) mine.clear();
-        Slot& slot = mine[name];
-        auto holder = std::make_shared<std::shared_ptr<const Snapshot>>(e->second->snapshot);
-        slot.local = std::shared_ptr<const Snapshot>(holder, holder->get());
-        slot.generation = generation;
-        slot.loaded_at = e->second->loaded_at;
-        slot.fresh_until = e->second->fresh_until;
-        return slot.local;
+      std::lock_guard<std::mutex> lock(timer_mu_);
+      stopping_timers_ = true;
+      if (timer_thread_.joinable()) threads.push_back(std::move(timer_thread_));
+    }
+    timer_cv_.notify_all();
+    for (auto& t : threads) {
+      if (t.get_id() == std::this_thread::get_id()) {
+        t.detach();
+      } else {
+        t.join();
       }
     }
-    return Load(name);
+    std::vector<std::shared_ptr<Waiter>> left;
+    {
+      absl::MutexLock lock(&mu_);
+      auto take = [&left](Entry& e) {
+        for (auto& w : e.waiters) left.push_back(std::move(w));
+        e.waiters.clear();
+      };
+      for (auto& [name, e] : entries_) take(*e);
+      for (Job& job : jobs_) take(*job.entry);  // entries Clear() dropped may wait here
+      jobs_.clear();
+    }
+    for (auto& w : left) w->Fire(absl::CancelledError("the registry cache was closed"));
+  }
+
+  Answer Get(absl::string_view name, Deadline deadline) {
+    Answer quick;
+    if (Quick(name, &quick)) return quick;
+    struct Box {
+      absl::Mutex mu;
+      std::optional<Answer> answer;
+    };
+    auto box = std::make_shared<Box>();
+    Slow(name, deadline, [box](Answer a) {
+      absl::MutexLock lock(&box->mu);
+      box->answer = std::move(a);
+    });
+    absl::MutexLock lock(&box->mu);
+    box->mu.Await(absl::Condition(
+        +[](std::optional<Answer>* a) { return a->has_value(); }, &box->answer));
+    return std::move(*box->answer);
+  }
+
+  void GetAsync(absl::string_view name, Deadline deadline, std::function<void(Answer)> done) {
+    Answer quick;
+    if (Quick(name, &quick)) return done(std::move(quick));
+    Slow(name, deadline, std::move(done));
   }
 
   void Clear() {
@@ -113,18 +154,209 @@ class Cache::Impl {
   Registry& registry() const { return *registry_; }
 
  private:
+  // One caller waiting for a lookup.
+  struct Waiter {
+    std::atomic<bool> fired{false};
+    std::function<void(Answer)> done;
+    void Fire(Answer a) {
+      if (fired.exchange(true)) return;
+      auto fn = std::move(done);
+      fn(std::move(a));
+    }
+  };
+
   struct Entry {
+    std::string name;
     std::shared_ptr<const Snapshot> snapshot;  // null until a lookup succeeded
     Clock::time_point loaded_at{};
     Clock::time_point fresh_until{};
     Clock::time_point retry_at{};  // after a failed lookup, no new one before this
     Duration backoff{0};
-    absl::Status error;  // of the last lookup
-    bool loading = false;
+    absl::Status error;           // of the last lookup
+    bool loading = false;         // a lookup is queued or running
     std::vector<Result> pending;  // events that came while loading
+    std::vector<std::shared_ptr<Waiter>> waiters;
+    bool disk_tried = false;                     // the last-known-good file was looked for
+    bool from_disk = false;                      // `snapshot` came from it
+    mutable std::atomic<bool> announced{false};  // the log said it is served from it
     std::shared_ptr<std::atomic<std::uint64_t>> counter;
     std::shared_ptr<HealthTable> health = std::make_shared<HealthTable>();
   };
+
+  struct Job {
+    std::shared_ptr<Entry> entry;
+    std::string name;
+  };
+
+  struct Timer {
+    std::weak_ptr<Waiter> waiter;
+    std::weak_ptr<Entry> entry;
+    std::string name;
+  };
+
+  // The answer from memory when the entry is fresh: this thread's slot, else the shared entry.
+  bool Quick(absl::string_view name, Answer* out) {
+    std::uint64_t generation = generation_.load(std::memory_order_acquire);
+    Clock::time_point now = CoarseNow();
+    auto& slots = ThreadSlots();
+    if (slots.size() > 64 && !slots.contains(id_)) slots.clear();  // caches come and go
+    auto& mine = slots[id_];
+    auto it = mine.find(name);
+    if (it != mine.end() && it->second.generation == generation &&
+        Fresh(it->second.loaded_at, it->second.fresh_until, now)) {
+      *out = it->second.local;
+      return true;
+    }
+    absl::ReaderMutexLock lock(&mu_);
+    auto e = entries_.find(name);
+    if (e == entries_.end() || !Fresh(*e->second, now)) return false;
+    if (mine.size() > 1024) mine.clear();
+    Slot& slot = mine[name];
+    auto holder = std::make_shared<std::shared_ptr<const Snapshot>>(e->second->snapshot);
+    slot.local = std::shared_ptr<const Snapshot>(holder, holder->get());
+    slot.generation = generation;
+    slot.loaded_at = e->second->loaded_at;
+    slot.fresh_until = e->second->fresh_until;
+    *out = slot.local;
+    return true;
+  }
+
+  // A miss: answers at once when no lookup is needed (or none can be had),
+  // else queues one if none is queued and makes `done` a waiter.
+  void Slow(absl::string_view name, Deadline deadline, std::function<void(Answer)> done) {
+    StartWatch();
+    std::optional<Answer> now_answer;
+    std::shared_ptr<Waiter> waiter;
+    std::weak_ptr<Entry> entry;
+    Deadline until = Deadline::max();
+    {
+      absl::MutexLock lock(&mu_);
+      std::shared_ptr<Entry> e = FindOrAdd(name);
+      Clock::time_point now = CoarseNow();
+      if (Fresh(*e, now)) {
+        now_answer = e->snapshot;
+      } else if (closing_) {
+        now_answer = absl::CancelledError("the registry cache was closed");
+      } else if (!e->loading && now < e->retry_at) {
+        now_answer = Stale(*e);
+      } else if (!e->loading && jobs_.size() >= options_.max_pending_lookups) {
+        now_answer = e->snapshot != nullptr ? Stale(*e)
+                                            : Answer(absl::UnavailableError(absl::StrCat(
+                                                  registry_->String(), ": ", jobs_.size(),
+                                                  " registry lookups are waiting already; service ",
+                                                  name, " was not looked up")));
+      } else {
+        if (!e->loading) {
+          if (e->snapshot == nullptr) FromDisk(e.get(), name);
+          e->loading = true;
+          e->pending.clear();
+          jobs_.push_back(Job{e, std::string(name)});
+          if (idle_workers_ == 0 &&
+              workers_.size() < std::max<std::size_t>(1, options_.lookup_threads)) {
+            workers_.emplace_back([self = shared_from_this()] { self->WorkLoop(); });
+          }
+        }
+        Deadline real_now = Clock::now();
+        until = e->snapshot == nullptr ? deadline : std::min(deadline, real_now + StaleWait(*e));
+        if (until <= real_now) {
+          now_answer = Late(*e, name);
+        } else {
+          waiter = std::make_shared<Waiter>();
+          waiter->done = std::move(done);
+          if (e->waiters.size() >= 64) {
+            e->waiters.erase(std::remove_if(e->waiters.begin(), e->waiters.end(),
+                                            [](const auto& w) { return w->fired.load(); }),
+                             e->waiters.end());
+          }
+          e->waiters.push_back(waiter);
+          entry = e;
+        }
+      }
+    }
+    if (now_answer.has_value()) return done(std::move(*now_answer));
+    if (until != Deadline::max()) AddTimer(until, Timer{waiter, entry, std::string(name)});
+  }
+
+  // How long a caller waits for a lookup before the entry's stale snapshot is
+  // served. A file from an earlier run is older than anything in memory: the
+  // registry gets longer before the first answer from it.
+  Duration StaleWait(const Entry& e) const {
+    if (!e.from_disk || e.announced.load()) return options_.stale_wait;
+    return std::max<Duration>(options_.stale_wait, std::chrono::seconds(2));
+  }
+
+  // The answer for a waiter whose time is up: the stale entry, else DeadlineExceeded.
+  Answer Late(const Entry& e, absl::string_view name) ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    if (e.snapshot != nullptr) return Stale(e);
+    return absl::DeadlineExceededError(absl::StrCat(
+        registry_->String(), ": no answer about service ", name, " before the deadline",
+        e.error.ok() ? "" : absl::StrCat(" (the last lookup failed: ", e.error.message(), ")")));
+  }
+
+  void WorkLoop() {
+    absl::MutexLock lock(&mu_);
+    while (true) {
+      ++idle_workers_;
+      mu_.Await(absl::Condition(
+          +[](Impl* self) { return self->closing_ || !self->jobs_.empty(); }, this));
+      --idle_workers_;
+      if (closing_) return;
+      Job job = std::move(jobs_.front());
+      jobs_.pop_front();
+      Lookup(job.entry.get(), job.name);
+      std::vector<std::shared_ptr<Waiter>> waiters;
+      waiters.swap(job.entry->waiters);
+      std::shared_ptr<const Snapshot> keep = job.entry->error.ok() ? job.entry->snapshot : nullptr;
+      Answer answer = keep != nullptr || waiters.empty() ? Answer(keep) : Stale(*job.entry);
+      mu_.Unlock();
+      if (keep != nullptr) Persist(job.name, *keep);
+      for (auto& w : waiters) w->Fire(answer);
+      waiters.clear();
+      job = Job{};
+      mu_.Lock();
+    }
+  }
+
+  void AddTimer(Deadline at, Timer t) {
+    std::lock_guard<std::mutex> lock(timer_mu_);
+    if (stopping_timers_) return;
+    if (!timer_thread_.joinable()) {
+      timer_thread_ = std::thread([self = shared_from_this()] { self->TimerLoop(); });
+    }
+    bool first = timers_.empty() || at < timers_.begin()->first;
+    timers_.emplace(at, std::move(t));
+    if (first) timer_cv_.notify_all();
+  }
+
+  void TimerLoop() {
+    std::unique_lock<std::mutex> lock(timer_mu_);
+    while (true) {
+      if (stopping_timers_) return;
+      if (timers_.empty()) {
+        timer_cv_.wait_for(lock, std::chrono::seconds(1));
+        continue;
+      }
+      auto first = timers_.begin();
+      if (Clock::now() < first->first) {
+        timer_cv_.wait_until(lock, std::min(first->first, Clock::now() + std::chrono::seconds(1)));
+        continue;
+      }
+      Timer t = std::move(first->second);
+      timers_.erase(first);
+      lock.unlock();
+      std::shared_ptr<Waiter> w = t.waiter.lock();
+      if (w != nullptr && !w->fired.load()) {
+        std::shared_ptr<Entry> e = t.entry.lock();
+        Answer late = absl::DeadlineExceededError("the registry cache entry is gone");
+        if (e != nullptr) {
+          absl::ReaderMutexLock l(&mu_);
+          late = Late(*e, t.name);
+        }
+        w->Fire(std::move(late));
+      }
+      lock.lock();
+    }
+  }
 
   bool Fresh(Clock::time_point loaded_at, Clock::time_point fresh_until,
              Clock::time_point now) const {
@@ -141,29 +373,8 @@ class Cache::Impl {
   // Requires mu_ held for writing, after any change to an entry: retires every thread's slots.
   void Changed() { generation_.fetch_add(1, std::memory_order_release); }
 
-  absl::StatusOr<std::shared_ptr<const Snapshot>> Load(absl::string_view name) {
-    StartWatch();
-    absl::MutexLock lock(&mu_);
-    std::shared_ptr<Entry> e = FindOrAdd(name);
-    while (true) {
-      Clock::time_point now = CoarseNow();
-      if (Fresh(*e, now)) return e->snapshot;
-      if (e->loading) {
-        mu_.Await(absl::Condition(
-            +[](Entry* x) { return !x->loading; }, e.get()));
-        continue;
-      }
-      if (now < e->retry_at) return Stale(*e);
-      Lookup(e.get(), std::string(name));
-      return e->error.ok() ? absl::StatusOr<std::shared_ptr<const Snapshot>>(e->snapshot)
-                           : Stale(*e);
-    }
-  }
-
-  // Requires mu_; releases it while the registry is asked.
+  // Asks the registry for a loading entry. Requires mu_; releases it meanwhile.
   void Lookup(Entry* e, const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    e->loading = true;
-    e->pending.clear();
     std::uint64_t epoch = epoch_;
     mu_.Unlock();
     absl::StatusOr<std::vector<Service>> found = registry_->GetService(name);
@@ -186,6 +397,11 @@ class Cache::Impl {
       e->error = absl::OkStatus();
       e->backoff = Duration(0);
       e->retry_at = Clock::time_point{};
+      if (e->from_disk && e->announced.load()) {
+        log::Info(absl::StrCat(registry_->String(), " answers: service ", name,
+                               " is no longer served from its last-known-good file"));
+      }
+      e->from_disk = false;
     } else {
       e->error = absl::Status(found.status().code(),
                               absl::StrCat(registry_->String(), ": ", found.status().message()));
@@ -197,10 +413,56 @@ class Cache::Impl {
   }
 
   // The stale snapshot when there is one, else the last lookup's error.
-  absl::StatusOr<std::shared_ptr<const Snapshot>> Stale(const Entry& e) {
+  Answer Stale(const Entry& e) {
     if (e.snapshot == nullptr) return e.error;
     stale_served_.fetch_add(1, std::memory_order_relaxed);
+    if (e.from_disk && !e.announced.exchange(true)) {
+      log::Warn(absl::StrCat(registry_->String(), " has not answered about service ", e.name, " (",
+                             e.error.ok() ? "no answer yet" : e.error.message(),
+                             "): serving it from its last-known-good file in ",
+                             options_.persist_dir, " until it does"));
+    }
     return e.snapshot;
+  }
+
+  // Loads the entry's last-known-good file, if there is one, as an expired snapshot.
+  void FromDisk(Entry* e, absl::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (options_.persist_dir.empty() || e->disk_tried) return;
+    e->disk_tried = true;
+    std::string path = internal::PersistPath(options_.persist_dir, registry_->String(), name);
+    absl::StatusOr<std::vector<Service>> read = internal::ReadServices(path, nullptr);
+    if (!read.ok()) {
+      if (!absl::IsNotFound(read.status())) {
+        log::Warn(absl::StrCat("registry cache: ignoring ", read.status().message()));
+      }
+      return;
+    }
+    auto snap = std::make_shared<Snapshot>();
+    snap->services = std::move(*read);
+    snap->counter = e->counter;
+    snap->health_table = e->health;
+    snap->Index();
+    e->snapshot = std::move(snap);
+    e->from_disk = true;
+    e->loaded_at = e->fresh_until = CoarseNow();  // never fresh: served only as stale
+    Changed();
+  }
+
+  // Rewrites the service's last-known-good file when what it knows has changed.
+  void Persist(const std::string& name, const Snapshot& snap) {
+    if (options_.persist_dir.empty() || snap.services.empty()) return;
+    std::string text = internal::EncodeServices(snap.services);
+    std::size_t hash = std::hash<std::string>{}(text);
+    std::lock_guard<std::mutex> lock(persist_mu_);
+    auto [it, added] = persisted_.emplace(name, hash);
+    if (!added && it->second == hash) return;
+    it->second = hash;
+    std::string path = internal::PersistPath(options_.persist_dir, registry_->String(), name);
+    if (absl::Status s = internal::WriteFile(path, text); !s.ok()) {
+      if (!persist_failed_) log::Warn(absl::StrCat("registry cache: cannot keep ", s.message()));
+      persist_failed_ = true;
+      persisted_.erase(name);
+    }
   }
 
   std::shared_ptr<Entry> FindOrAdd(absl::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -208,6 +470,7 @@ class Cache::Impl {
     if (it != entries_.end()) return it->second;
     if (entries_.size() >= options_.max_entries) Sweep();
     auto e = std::make_shared<Entry>();
+    e->name = std::string(name);
     thread_local std::mt19937_64 rng{std::random_device{}()};
     // Start round robin at a random node, so clients do not all begin with the same one.
     e->counter = std::make_shared<std::atomic<std::uint64_t>>(rng() >> 1);
@@ -226,19 +489,24 @@ class Cache::Impl {
   }
 
   void ApplyEvent(const Result& r) {
-    absl::MutexLock lock(&mu_);
-    auto it = entries_.find(r.service.name);
-    if (it == entries_.end()) return;
-    Entry& e = *it->second;
-    if (e.loading) {
-      e.pending.push_back(r);
-    } else if (e.snapshot != nullptr) {
-      e.snapshot = internal::Apply(*e.snapshot, r);
-    } else {
-      return;
+    std::shared_ptr<const Snapshot> changed;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = entries_.find(r.service.name);
+      if (it == entries_.end()) return;
+      Entry& e = *it->second;
+      if (e.loading) {
+        e.pending.push_back(r);
+      } else if (e.snapshot != nullptr) {
+        e.snapshot = internal::Apply(*e.snapshot, r);
+        if (!e.from_disk) changed = e.snapshot;
+      } else {
+        return;
+      }
+      Changed();
+      events_.fetch_add(1, std::memory_order_relaxed);
     }
-    Changed();
-    events_.fetch_add(1, std::memory_order_relaxed);
+    if (changed != nullptr) Persist(r.service.name, *changed);
   }
 
   // A new watch may have missed events: expire everything loaded before it.
@@ -308,6 +576,10 @@ class Cache::Impl {
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
   std::uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> workers_ ABSL_GUARDED_BY(mu_);
+  std::size_t idle_workers_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> watch_healthy_{false};
   std::atomic<std::uint64_t> generation_{1};  // slots of an older generation are not used
   const std::uint64_t id_ = next_cache_id.fetch_add(1);
@@ -319,15 +591,37 @@ class Cache::Impl {
   Watcher* watcher_ = nullptr;  // guarded by watch_mu_
   std::thread watch_thread_;
 
+  std::mutex persist_mu_;
+  std::map<std::string, std::size_t> persisted_;  // service -> hash of its file; by persist_mu_
+  bool persist_failed_ = false;                   // guarded by persist_mu_
+
+  std::mutex timer_mu_;
+  std::condition_variable timer_cv_;
+  std::multimap<Deadline, Timer> timers_;  // guarded by timer_mu_
+  bool stopping_timers_ = false;           // guarded by timer_mu_
+  std::thread timer_thread_;
+
   std::atomic<std::uint64_t> lookups_{0}, stale_served_{0}, events_{0}, watches_{0};
 };
 
-Cache::Cache(std::shared_ptr<Registry> registry, CacheOptions options)
-    : impl_(std::make_unique<Impl>(std::move(registry), options)) {}
-Cache::~Cache() = default;
+std::string DefaultCacheDir() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  if (xdg != nullptr && xdg[0] == '/') return absl::StrCat(xdg, "/micro/registry");
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && home[0] == '/') return absl::StrCat(home, "/.cache/micro/registry");
+  return "";
+}
 
-absl::StatusOr<std::shared_ptr<const Snapshot>> Cache::Get(absl::string_view service) {
-  return impl_->Get(service);
+Cache::Cache(std::shared_ptr<Registry> registry, CacheOptions options)
+    : impl_(std::make_shared<Impl>(std::move(registry), options)) {}
+Cache::~Cache() { impl_->Stop(); }
+
+Cache::Answer Cache::Get(absl::string_view service, Deadline deadline) {
+  return impl_->Get(service, deadline);
+}
+void Cache::GetAsync(absl::string_view service, Deadline deadline,
+                     std::function<void(Answer)> done) {
+  impl_->GetAsync(service, deadline, std::move(done));
 }
 void Cache::Clear() { impl_->Clear(); }
 CacheStats Cache::Stats() const { return impl_->Stats(); }

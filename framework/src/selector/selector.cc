@@ -206,8 +206,21 @@ Selector::Selector(std::shared_ptr<registry::Registry> registry, SelectorOptions
 
 Selector::~Selector() = default;
 
-absl::StatusOr<Next> Selector::Select(absl::string_view service, const SelectOptions& options) {
-  absl::StatusOr<std::shared_ptr<const registry::Snapshot>> snap = cache_.Get(service);
+absl::StatusOr<Next> Selector::Select(absl::string_view service, const SelectOptions& options,
+                                      Deadline deadline) {
+  return Make(cache_.Get(service, deadline), service, options);
+}
+
+void Selector::SelectAsync(absl::string_view service, SelectOptions options, Deadline deadline,
+                           std::function<void(absl::StatusOr<Next>)> done) {
+  cache_.GetAsync(
+      service, deadline,
+      [this, name = std::string(service), options = std::move(options), done = std::move(done)](
+          registry::Cache::Answer snap) { done(Make(std::move(snap), name, options)); });
+}
+
+absl::StatusOr<Next> Selector::Make(registry::Cache::Answer snap, absl::string_view service,
+                                    const SelectOptions& options) const {
   if (!snap.ok()) return snap.status();
   if ((*snap)->services.empty()) return registry::ServiceNotFoundError(service);
   Next next;

@@ -53,6 +53,9 @@ void AddServiceFlags(FlagSet* f, Options* o, ServiceFlagValues* v) {
               "registration TTL: a duration like 90s, or seconds (0: none)", &s.register_ttl);
   f->Duration("register_interval", "MICRO_REGISTER_INTERVAL", s.register_interval,
               "re-registration interval: a duration, or seconds", &s.register_interval);
+  f->Bool("register_required", "MICRO_REGISTER_REQUIRED", s.register_required,
+          "exit when the first registration fails, instead of serving and trying again",
+          &s.register_required);
   f->Int("client_retries", "MICRO_CLIENT_RETRIES", c.retries,
          "retries of a failed call on another node", &c.retries);
   f->Duration("client_request_timeout", "MICRO_CLIENT_REQUEST_TIMEOUT", c.request_timeout,
@@ -60,6 +63,10 @@ void AddServiceFlags(FlagSet* f, Options* o, ServiceFlagValues* v) {
   f->String("selector_strategy", "MICRO_SELECTOR_STRATEGY",
             selector::StrategyName(c.selector.strategy),
             "how a client picks a node: random, roundrobin or leastinflight", &v->strategy);
+  f->String("registry_cache_dir", "MICRO_REGISTRY_CACHE_DIR", c.selector.cache.persist_dir,
+            "keep what the client learns of services here, and serve it when the registry "
+            "is down at start (last-known-good; empty: off)",
+            &c.selector.cache.persist_dir);
   f->Int("client_pool_size", "MICRO_CLIENT_POOL_SIZE", static_cast<int>(c.pool_size),
          "connections kept to nodes", &v->pool_size);
 }

@@ -3,12 +3,18 @@
 // Get(name) answers from memory while the entry is fresh. One watch on the
 // registry (one thread, started by the first Get) applies create, update and
 // delete events to cached entries. A miss or an expired entry asks the
-// registry once, however many threads miss together; they all share that
-// answer. While the registry fails, the last known entry is served (stale
-// beats nothing) and the registry is asked again only after a jittered
-// backoff. A broken watch is re-created with jittered backoff; until it is
-// back, entries count as fresh for `unwatched_ttl` only, and every entry is
-// re-read once it is back, since events may have been missed.
+// registry once, however many callers miss together; they all share that
+// answer. The registry is asked on the cache's own lookup threads, never on
+// the caller's (a gateway's or a callback's thread must not stall on a slow
+// registry): at most `lookup_threads` lookups run at once and at most
+// `max_pending_lookups` services wait for one. A caller waits for a lookup
+// only until its own deadline (GetAsync does not wait at all), and one that
+// could be served a stale entry waits `stale_wait` at most. While the
+// registry fails, the last known entry is served (stale beats nothing) and
+// the registry is asked again only after a jittered backoff. A broken watch
+// is re-created with jittered backoff; until it is back, entries count as
+// fresh for `unwatched_ttl` only, and every entry is re-read once it is back,
+// since events may have been missed.
 //
 // Snapshots are immutable and shared: a reader keeps its shared_ptr as long
 // as it likes and never sees a change under it. All methods are thread-safe.
@@ -17,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,7 +49,23 @@ struct CacheOptions {
   std::chrono::milliseconds backoff_max{std::chrono::seconds(10)};
   // Entries kept before expired ones are swept out.
   std::size_t max_entries = 4096;
+  // Registry lookups running at once at most (each on a cache thread).
+  std::size_t lookup_threads = 4;
+  // Services waiting for a lookup at most; past it a miss fails at once (Unavailable).
+  std::size_t max_pending_lookups = 1024;
+  // How long a caller that could be served a stale entry waits for its refresh.
+  std::chrono::milliseconds stale_wait{500};
+  // Last-known-good: a directory where the cache keeps what it learnt of each
+  // service, one small file per registry and service, rewritten when it
+  // changes. A service not in memory whose lookup fails, or has not answered
+  // within 2 s (registry down at start), is served from its file, stale, and
+  // the log says so, until the registry answers. Empty: off.
+  // DefaultCacheDir() is a good place.
+  std::string persist_dir;
 };
+
+// $XDG_CACHE_HOME/micro/registry, else $HOME/.cache/micro/registry, else "".
+std::string DefaultCacheDir();
 
 // One node with the service (version) it belongs to; pointers into the owning Snapshot.
 struct NodeRef {
@@ -98,14 +121,27 @@ struct CacheStats {
 
 class Cache {
  public:
+  using Deadline = std::chrono::steady_clock::time_point;
+  using Answer = absl::StatusOr<std::shared_ptr<const Snapshot>>;
+
   explicit Cache(std::shared_ptr<Registry> registry, CacheOptions options = {});
-  ~Cache();  // stops the watch; snapshots already handed out stay valid
+  // Stops the watch and the lookup threads (a lookup in progress is waited
+  // for); callers still waiting get Cancelled. Snapshots handed out stay valid.
+  ~Cache();
   Cache(const Cache&) = delete;
   Cache& operator=(const Cache&) = delete;
 
   // The service's snapshot; NotFound (from the registry) has an empty snapshot,
-  // not an error. Errors only when the registry fails and nothing is cached.
-  absl::StatusOr<std::shared_ptr<const Snapshot>> Get(absl::string_view service);
+  // not an error. Errors when the registry fails and nothing is cached, when
+  // `deadline` passes first with nothing cached (DeadlineExceeded), and when
+  // too many lookups wait already (Unavailable).
+  Answer Get(absl::string_view service, Deadline deadline = Deadline::max());
+
+  // Get without waiting: `done` runs at once on this thread when no lookup is
+  // needed, else on a cache thread when the lookup ends or `deadline` passes
+  // (then with a stale entry or DeadlineExceeded). Exactly once, and it must
+  // not block long.
+  void GetAsync(absl::string_view service, Deadline deadline, std::function<void(Answer)> done);
 
   // Drops every entry; the next Get asks the registry.
   void Clear();
@@ -115,7 +151,7 @@ class Cache {
 
  private:
   class Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  // shared with the cache's threads
 };
 
 }  // namespace micro::registry

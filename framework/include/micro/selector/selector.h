@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -111,10 +112,21 @@ class Selector {
   Selector(std::shared_ptr<registry::Registry> registry, SelectorOptions options = {});
   ~Selector();
 
+  using Deadline = registry::Cache::Deadline;
+
   // NotFound ("service not found") when the registry has no such service;
   // Unavailable ("no node available") when it has, but no node passes the
-  // filters; the registry's own error when it fails and nothing is cached.
-  absl::StatusOr<Next> Select(absl::string_view service, const SelectOptions& options = {});
+  // filters; the registry's own error when it fails and nothing is cached;
+  // DeadlineExceeded when a registry lookup has not answered by `deadline`
+  // (the lookup runs on a cache thread, see registry/cache.h).
+  absl::StatusOr<Next> Select(absl::string_view service, const SelectOptions& options = {},
+                              Deadline deadline = Deadline::max());
+
+  // Select without waiting for the registry: `done` runs at once on this
+  // thread when the service is cached, else on a cache thread when the lookup
+  // answers or `deadline` passes. Exactly once; it must not block long.
+  void SelectAsync(absl::string_view service, SelectOptions options, Deadline deadline,
+                   std::function<void(absl::StatusOr<Next>)> done);
 
   // Records the outcome of a call to `node`, as Next::Mark does, looking the
   // node up first (Next::Mark is cheaper). Thread-safe.
@@ -127,6 +139,9 @@ class Selector {
  private:
   const Strategy strategy_;
   const OutlierOptions outlier_;
+  absl::StatusOr<Next> Make(registry::Cache::Answer snap, absl::string_view service,
+                            const SelectOptions& options) const;
+
   registry::Cache cache_;
 };
 
