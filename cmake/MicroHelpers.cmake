@@ -40,11 +40,16 @@ function(micro_cc_library name)
   target_link_libraries(${target} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
 endfunction()
 
-# micro_cc_test(NAME SRCS a.cc DEPS x LABELS unit [TIMEOUT s] [EXECUTOR script] [INTERNAL])
+# micro_cc_test(NAME SRCS a.cc DEPS x LABELS unit [TIMEOUT s] [EXECUTOR script] [INTERNAL] [SERIAL])
 # A Catch2 test binary whose test cases are registered with CTest one by one.
 # EXECUTOR runs each test case through a wrapper (for example netns-run.sh).
+# SERIAL: its test cases run alone (load tests that would skew others, and be skewed).
 function(micro_cc_test name)
-  cmake_parse_arguments(ARG "INTERNAL" "TIMEOUT;EXECUTOR" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "INTERNAL;SERIAL" "TIMEOUT;EXECUTOR" "SRCS;DEPS;LABELS" ${ARGN})
+  set(serial FALSE)
+  if(ARG_SERIAL)
+    set(serial TRUE)
+  endif()
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
@@ -65,7 +70,8 @@ function(micro_cc_test name)
     EXTRA_ARGS --warn NoTests
     PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
                ENVIRONMENT "MICRO_TEST_FIXTURES=${PROJECT_SOURCE_DIR}/tests/fixtures"
-               SKIP_RETURN_CODE 77)
+               SKIP_RETURN_CODE 77
+               RUN_SERIAL ${serial})
 endfunction()
 
 # micro_proto_library(NAME PROTOS a.proto b.proto [IMPORT_DIRS dir...])

@@ -112,6 +112,8 @@ else
   export MICRO_REGISTRY=mdns://127.0.0.1
 fi
 unset MICRO_REGISTRY_ADDRESS
+# Last-known-good registry files of every process (docs/operations.md), kept with the demo's logs.
+export MICRO_REGISTRY_CACHE_DIR=$workdir/registry-cache
 
 echo "== starting ${services[*]} and api-gateway on 127.0.0.1, registry $MICRO_REGISTRY"
 for s in "${services[@]}"; do

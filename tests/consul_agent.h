@@ -92,6 +92,11 @@ class ConsulAgent {
     process_ = std::make_unique<Process>(args, log_);
   }
 
+  // SIGSTOP, SIGCONT...
+  void Signal(int sig) {
+    if (process_) process_->Signal(sig);
+  }
+
   void Kill() {
     if (process_) {
       process_->Signal(SIGKILL);

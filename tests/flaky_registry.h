@@ -20,6 +20,8 @@ class FlakyRegistry : public registry::Registry {
   std::atomic<int> watch_calls{0};
   std::atomic<bool> fail_get{false};
   std::atomic<bool> fail_register{false};
+  // GetService says "not found" for everything, as a registry that lost its state does.
+  std::atomic<bool> forget{false};
   std::atomic<bool> fail_watch{false};
 
   // While closed, GetService reads the inner registry and then waits here.
@@ -54,7 +56,8 @@ class FlakyRegistry : public registry::Registry {
   absl::StatusOr<std::vector<registry::Service>> GetService(absl::string_view name) override {
     ++get_calls;
     if (fail_get) return absl::UnavailableError("flaky: registry down");
-    auto r = inner_->GetService(name);
+    absl::StatusOr<std::vector<registry::Service>> r =
+        forget ? absl::NotFoundError("flaky: forgot everything") : inner_->GetService(name);
     std::unique_lock<std::mutex> l(mu_);
     ++waiting_;
     cv_.wait(l, [&] { return gate_open_; });

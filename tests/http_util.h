@@ -4,10 +4,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -34,15 +36,31 @@ class HttpConnection {
     a.sin_port = htons(static_cast<uint16_t>(port));
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    if (!connected_ && errno == EINTR) {
+      // Interrupted by a signal: the connection goes on being made; wait for its outcome.
+      pollfd p{fd_, POLLOUT, 0};
+      int err = 0;
+      socklen_t len = sizeof(err);
+      while (poll(&p, 1, timeout_ms) < 0 && errno == EINTR) {
+      }
+      connected_ = getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0 &&
+                   (p.revents & POLLOUT) != 0;
+    }
   }
   ~HttpConnection() { close(fd_); }
   bool connected() const { return connected_; }
+  // errno of the last failed send or receive; 0 when the peer closed the connection.
+  int error() const { return error_; }
 
   bool Send(const std::string& bytes) {
     std::size_t off = 0;
     while (off < bytes.size()) {
       ssize_t n = send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return false;
+      if (n < 0 && errno == EINTR) continue;  // a signal to this process (a child ended...)
+      if (n <= 0) {
+        error_ = n < 0 ? errno : 0;
+        return false;
+      }
       off += static_cast<std::size_t>(n);
     }
     return true;
@@ -99,12 +117,19 @@ class HttpConnection {
  private:
   bool Fill() {
     char tmp[65536];
-    ssize_t n = recv(fd_, tmp, sizeof(tmp), 0);
-    if (n <= 0) return false;
+    ssize_t n;
+    do {
+      n = recv(fd_, tmp, sizeof(tmp), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+      error_ = n < 0 ? errno : 0;
+      return false;
+    }
     buf_.append(tmp, static_cast<std::size_t>(n));
     return true;
   }
   int fd_ = -1;
+  int error_ = 0;
   bool connected_ = false;
   std::string buf_;
 };

@@ -28,21 +28,21 @@ inline std::string ReadFixture(const std::string& relative) {
 }
 
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
-class TempDir {
+class ScratchDir {
  public:
-  TempDir() {
+  ScratchDir() {
     const char* tmp = std::getenv("TMPDIR");
     std::string t =
         std::string(tmp != nullptr && tmp[0] != 0 ? tmp : "/tmp") + "/micro-test-XXXXXX";
     if (mkdtemp(t.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = t;
   }
-  ~TempDir() {
+  ~ScratchDir() {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
   const std::string& path() const { return path_; }
 
  private:

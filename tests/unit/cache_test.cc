@@ -315,7 +315,7 @@ std::string PersistedFile(const std::string& dir, const std::string& service) {
 }  // namespace
 
 TEST_CASE("the last-known-good file serves a service while the registry is down at start") {
-  micro::testing::TempDir dir;
+  micro::testing::ScratchDir dir;
   reg::CacheOptions opts;
   opts.persist_dir = dir.path();
   opts.backoff_min = 10ms;
@@ -364,5 +364,44 @@ TEST_CASE("the last-known-good file serves a service while the registry is down 
     auto s = cache.Get("geo");
     REQUIRE_FALSE(s.ok());
     CHECK_THAT(std::string(s.status().message()), Catch::Contains("registry down"));
+  }
+}
+
+TEST_CASE(
+    "a registry that forgot a service (no event removed it) is not believed for empty_grace") {
+  auto r = std::make_shared<FlakyRegistry>();
+  REQUIRE(r->Register(Svc("geo", {"g1"}), {}).ok());
+  reg::CacheOptions opts;
+  opts.ttl = 0ms;  // every Get asks the registry
+  opts.backoff_min = 1ms;
+  opts.backoff_max = 2ms;
+  SECTION("within the grace the known node stays, and the registry is asked again") {
+    opts.empty_grace = std::chrono::hours(1);
+    reg::Cache cache(r, opts);
+    REQUIRE(NodeCount(cache, "geo") == 1);
+    r->forget = true;  // a restarted registry, empty
+    int before = r->get_calls;
+    for (int i = 0; i < 5; ++i) {
+      std::this_thread::sleep_for(20ms);  // past the 1-2 ms backoff: the registry is asked again
+      CHECK(NodeCount(cache, "geo") == 1);
+    }
+    CHECK(r->get_calls > before);
+    r->forget = false;
+    CHECK(NodeCount(cache, "other") == 0);  // a service never seen: "not found" is believed
+  }
+  SECTION("past the grace it is believed") {
+    opts.empty_grace = 0ms;
+    reg::Cache cache(r, opts);
+    REQUIRE(NodeCount(cache, "geo") == 1);
+    r->forget = true;
+    CHECK(Eventually([&] { return NodeCount(cache, "geo") == 0; }));
+  }
+  SECTION("an event that removes the node is believed at once") {
+    opts.empty_grace = std::chrono::hours(1);
+    opts.ttl = std::chrono::hours(1);
+    reg::Cache cache(r, opts);
+    REQUIRE(NodeCount(cache, "geo") == 1);
+    REQUIRE(r->Deregister(Svc("geo", {"g1"})).ok());
+    CHECK(Eventually([&] { return NodeCount(cache, "geo") == 0; }));
   }
 }

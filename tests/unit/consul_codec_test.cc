@@ -106,6 +106,7 @@ TEST_CASE("registration body: address split, Meta, and go-micro's TTL check") {
   CHECK(j["Tags"].size() == 6);  // every pair is still in a t- tag
   CHECK(j["Check"]["TTL"] == "30s");
   CHECK(j["Check"]["DeregisterCriticalServiceAfter"] == "1m5s");
+  CHECK(j["Check"]["Status"] == "passing");  // no critical moment before the first pass
 
   auto long_ttl = nlohmann::json::parse(RegistrationJson(s, s.nodes[0], 90s, nullptr));
   CHECK(long_ttl["Check"]["TTL"] == "1m30s");

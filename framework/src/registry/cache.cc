@@ -176,6 +176,7 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
     bool loading = false;         // a lookup is queued or running
     std::vector<Result> pending;  // events that came while loading
     std::vector<std::shared_ptr<Waiter>> waiters;
+    Clock::time_point emptied_at{};              // when the registry began to say "no nodes"
     bool disk_tried = false;                     // the last-known-good file was looked for
     bool from_disk = false;                      // `snapshot` came from it
     mutable std::atomic<bool> announced{false};  // the log said it is served from it
@@ -382,6 +383,12 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
     mu_.Lock();
     e->loading = false;
     Clock::time_point now = CoarseNow();
+    if (found.ok()) e->emptied_at = Clock::time_point{};
+    if (absl::IsNotFound(found.status()) && KeepThroughEmpty(e, name, now)) {
+      e->pending.clear();
+      Changed();
+      return;
+    }
     if (found.ok() || absl::IsNotFound(found.status())) {
       auto snap = std::make_shared<Snapshot>();
       if (found.ok()) snap->services = std::move(*found);
@@ -410,6 +417,37 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
     }
     e->pending.clear();
     Changed();
+  }
+
+  // A registry that answers "no such service" for a service whose nodes were
+  // known, without any event removing them, has most likely lost its state (a
+  // restarted Consul dev agent, a wiped etcd): the services register again
+  // within their interval. For empty_grace the known nodes stay (watch events
+  // still apply) and the registry is asked again about every second.
+  bool KeepThroughEmpty(Entry* e, const std::string& name, Clock::time_point now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (e->snapshot == nullptr || e->snapshot->services.empty()) return false;
+    if (e->emptied_at == Clock::time_point{}) e->emptied_at = now;
+    if (now - e->emptied_at >= options_.empty_grace) return false;
+    std::shared_ptr<const Snapshot> keep = e->snapshot;
+    for (const Result& r : e->pending) keep = internal::Apply(*keep, r);
+    if (keep->services.empty()) return false;
+    if (e->emptied_at == now) {
+      log::Warn(absl::StrCat(
+          registry_->String(), " says service ", name,
+          " has no nodes, though no event removed them: serving the ", keep->nodes.size(),
+          " it had for up to ",
+          std::chrono::duration_cast<std::chrono::seconds>(options_.empty_grace).count(),
+          " s while they register again"));
+    }
+    e->snapshot = std::move(keep);
+    e->error = absl::NotFoundError(
+        absl::StrCat(registry_->String(), ": service ", name, " has no nodes there (yet)"));
+    e->backoff =
+        std::clamp<Duration>(e->backoff * 2, options_.backoff_min,
+                             std::min<Duration>(options_.backoff_max, std::chrono::seconds(1)));
+    e->retry_at = now + plugin::Jittered(e->backoff);
+    return true;
   }
 
   // The stale snapshot when there is one, else the last lookup's error.

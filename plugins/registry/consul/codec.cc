@@ -141,7 +141,11 @@ std::string RegistrationJson(const registry::Service& service, const registry::N
     // Consul refuses a DeregisterCriticalServiceAfter under one minute.
     std::chrono::milliseconds dereg =
         std::max<std::chrono::milliseconds>(ttl, std::chrono::minutes(1)) + std::chrono::seconds(5);
-    j["Check"] = {{"TTL", GoDuration(ttl)}, {"DeregisterCriticalServiceAfter", GoDuration(dereg)}};
+    // Passing from the start: a TTL check is otherwise critical until the first pass, and a
+    // lookup between the two calls would not see the node (a restarted agent, every node at once).
+    j["Check"] = {{"TTL", GoDuration(ttl)},
+                  {"DeregisterCriticalServiceAfter", GoDuration(dereg)},
+                  {"Status", "passing"}};
   }
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

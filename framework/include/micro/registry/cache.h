@@ -53,6 +53,11 @@ struct CacheOptions {
   std::size_t lookup_threads = 4;
   // Services waiting for a lookup at most; past it a miss fails at once (Unavailable).
   std::size_t max_pending_lookups = 1024;
+  // How long a registry that says a service has no nodes, when nodes of it
+  // were known and no event removed them, is not believed: a restarted
+  // registry forgets services until they register again. The known nodes are
+  // served meanwhile and the registry is asked again about every second.
+  std::chrono::milliseconds empty_grace{std::chrono::seconds(30)};
   // How long a caller that could be served a stale entry waits for its refresh.
   std::chrono::milliseconds stale_wait{500};
   // Last-known-good: a directory where the cache keeps what it learnt of each
