@@ -35,6 +35,7 @@
 #include "micro/plugin/backoff.h"
 #include "registry/persist.h"
 #include "registry/snapshot.h"
+#include "registry/watch_keeper.h"
 
 namespace micro::registry {
 namespace {
@@ -77,13 +78,7 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
   // own), then answers callers still waiting.
   void Stop() {
     std::vector<std::thread> threads;
-    {
-      std::lock_guard<std::mutex> lock(watch_mu_);
-      stopping_ = true;
-      if (watcher_ != nullptr) watcher_->Stop();
-      if (watch_thread_.joinable()) threads.push_back(std::move(watch_thread_));
-    }
-    watch_cv_.notify_all();
+    watch_.Stop();
     {
       absl::MutexLock lock(&mu_);
       closing_ = true;
@@ -148,7 +143,7 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
   }
 
   CacheStats Stats() const {
-    return CacheStats{lookups_.load(), stale_served_.load(), events_.load(), watches_.load()};
+    return CacheStats{lookups_.load(), stale_served_.load(), events_.load(), watch_.watches()};
   }
 
   Registry& registry() const { return *registry_; }
@@ -225,7 +220,7 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
   // A miss: answers at once when no lookup is needed (or none can be had),
   // else queues one if none is queued and makes `done` a waiter.
   void Slow(absl::string_view name, Deadline deadline, std::function<void(Answer)> done) {
-    StartWatch();
+    watch_.Start();
     std::optional<Answer> now_answer;
     std::shared_ptr<Waiter> waiter;
     std::weak_ptr<Entry> entry;
@@ -310,7 +305,7 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
       std::shared_ptr<const Snapshot> keep = job.entry->error.ok() ? job.entry->snapshot : nullptr;
       Answer answer = keep != nullptr || waiters.empty() ? Answer(keep) : Stale(*job.entry);
       mu_.Unlock();
-      if (keep != nullptr) Persist(job.name, *keep);
+      if (keep != nullptr) disk_.Write(job.name, keep->services);
       for (auto& w : waiters) w->Fire(answer);
       waiters.clear();
       job = Job{};
@@ -362,8 +357,7 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
   bool Fresh(Clock::time_point loaded_at, Clock::time_point fresh_until,
              Clock::time_point now) const {
     if (now >= fresh_until) return false;
-    return watch_healthy_.load(std::memory_order_acquire) ||
-           now < loaded_at + options_.unwatched_ttl;
+    return watch_.healthy() || now < loaded_at + options_.unwatched_ttl;
   }
 
   // Requires mu_ (reader or writer).
@@ -465,18 +459,12 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
 
   // Loads the entry's last-known-good file, if there is one, as an expired snapshot.
   void FromDisk(Entry* e, absl::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (options_.persist_dir.empty() || e->disk_tried) return;
+    if (!disk_.enabled() || e->disk_tried) return;
     e->disk_tried = true;
-    std::string path = internal::PersistPath(options_.persist_dir, registry_->String(), name);
-    absl::StatusOr<std::vector<Service>> read = internal::ReadServices(path, nullptr);
-    if (!read.ok()) {
-      if (!absl::IsNotFound(read.status())) {
-        log::Warn(absl::StrCat("registry cache: ignoring ", read.status().message()));
-      }
-      return;
-    }
+    std::vector<Service> read = disk_.Read(name);
+    if (read.empty()) return;
     auto snap = std::make_shared<Snapshot>();
-    snap->services = std::move(*read);
+    snap->services = std::move(read);
     snap->counter = e->counter;
     snap->health_table = e->health;
     snap->Index();
@@ -484,23 +472,6 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
     e->from_disk = true;
     e->loaded_at = e->fresh_until = CoarseNow();  // never fresh: served only as stale
     Changed();
-  }
-
-  // Rewrites the service's last-known-good file when what it knows has changed.
-  void Persist(const std::string& name, const Snapshot& snap) {
-    if (options_.persist_dir.empty() || snap.services.empty()) return;
-    std::string text = internal::EncodeServices(snap.services);
-    std::size_t hash = std::hash<std::string>{}(text);
-    std::lock_guard<std::mutex> lock(persist_mu_);
-    auto [it, added] = persisted_.emplace(name, hash);
-    if (!added && it->second == hash) return;
-    it->second = hash;
-    std::string path = internal::PersistPath(options_.persist_dir, registry_->String(), name);
-    if (absl::Status s = internal::WriteFile(path, text); !s.ok()) {
-      if (!persist_failed_) log::Warn(absl::StrCat("registry cache: cannot keep ", s.message()));
-      persist_failed_ = true;
-      persisted_.erase(name);
-    }
   }
 
   std::shared_ptr<Entry> FindOrAdd(absl::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -544,7 +515,7 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
       Changed();
       events_.fetch_add(1, std::memory_order_relaxed);
     }
-    if (changed != nullptr) Persist(r.service.name, *changed);
+    if (changed != nullptr) disk_.Write(r.service.name, changed->services);
   }
 
   // A new watch may have missed events: expire everything loaded before it.
@@ -553,59 +524,7 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
     ++epoch_;
     Clock::time_point now = CoarseNow();
     for (auto& [name, e] : entries_) e->fresh_until = std::min(e->fresh_until, now);
-    watch_healthy_.store(true, std::memory_order_release);
     Changed();
-  }
-
-  void StartWatch() {
-    std::call_once(watch_started_, [this] {
-      // Create the first watcher here, before any lookup, so no event falls
-      // between a lookup and the watch; the thread retries if this fails.
-      absl::StatusOr<std::unique_ptr<Watcher>> w = registry_->Watch({});
-      std::unique_ptr<Watcher> first = w.ok() ? std::move(*w) : nullptr;
-      if (first != nullptr) {
-        watches_.fetch_add(1, std::memory_order_relaxed);
-        NewEpoch();
-      }
-      watch_thread_ =
-          std::thread([this, f = std::move(first)]() mutable { WatchLoop(std::move(f)); });
-    });
-  }
-
-  void WatchLoop(std::unique_ptr<Watcher> w) {
-    Duration backoff = options_.backoff_min;
-    while (true) {
-      if (w == nullptr) {
-        absl::StatusOr<std::unique_ptr<Watcher>> made = registry_->Watch({});
-        if (made.ok()) {
-          w = std::move(*made);
-          watches_.fetch_add(1, std::memory_order_relaxed);
-          NewEpoch();
-          backoff = options_.backoff_min;
-        }
-      }
-      if (w != nullptr && Publish(w.get())) {
-        while (true) {
-          absl::StatusOr<Result> r = w->Next();
-          if (!r.ok()) break;
-          ApplyEvent(*r);
-        }
-      }
-      watch_healthy_.store(false, std::memory_order_release);
-      if (!Publish(nullptr)) return;
-      w.reset();
-      std::unique_lock<std::mutex> lock(watch_mu_);
-      if (watch_cv_.wait_for(lock, plugin::Jittered(backoff), [this] { return stopping_; })) return;
-      backoff = std::min<Duration>(backoff * 2, options_.backoff_max);
-    }
-  }
-
-  // Makes `w` the watcher Stop() interrupts. False once stopping.
-  bool Publish(Watcher* w) {
-    std::lock_guard<std::mutex> lock(watch_mu_);
-    watcher_ = w;
-    if (stopping_ && w != nullptr) w->Stop();
-    return !stopping_;
   }
 
   const std::shared_ptr<Registry> registry_;
@@ -618,20 +537,10 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
   std::vector<std::thread> workers_ ABSL_GUARDED_BY(mu_);
   std::size_t idle_workers_ ABSL_GUARDED_BY(mu_) = 0;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
-  std::atomic<bool> watch_healthy_{false};
   std::atomic<std::uint64_t> generation_{1};  // slots of an older generation are not used
   const std::uint64_t id_ = next_cache_id.fetch_add(1);
 
-  std::once_flag watch_started_;
-  std::mutex watch_mu_;
-  std::condition_variable watch_cv_;
-  bool stopping_ = false;       // guarded by watch_mu_
-  Watcher* watcher_ = nullptr;  // guarded by watch_mu_
-  std::thread watch_thread_;
-
-  std::mutex persist_mu_;
-  std::map<std::string, std::size_t> persisted_;  // service -> hash of its file; by persist_mu_
-  bool persist_failed_ = false;                   // guarded by persist_mu_
+  internal::LastKnownGood disk_{options_.persist_dir, registry_->String()};
 
   std::mutex timer_mu_;
   std::condition_variable timer_cv_;
@@ -639,7 +548,11 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
   bool stopping_timers_ = false;           // guarded by timer_mu_
   std::thread timer_thread_;
 
-  std::atomic<std::uint64_t> lookups_{0}, stale_served_{0}, events_{0}, watches_{0};
+  std::atomic<std::uint64_t> lookups_{0}, stale_served_{0}, events_{0};
+
+  // Last: its thread calls into the members above.
+  internal::WatchKeeper watch_{*registry_, options_.backoff_min, options_.backoff_max,
+                               [this] { NewEpoch(); }, [this](const Result& r) { ApplyEvent(r); }};
 };
 
 std::string DefaultCacheDir() {

@@ -13,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "micro/log.h"
 #include "micro/registry/json.h"
 
 namespace micro::registry::internal {
@@ -108,6 +109,34 @@ absl::StatusOr<std::vector<Service>> ReadServices(const std::string& path,
   }
   if (services.empty()) return absl::DataLossError(absl::StrCat(path, ": no service in it"));
   return services;
+}
+
+std::vector<Service> LastKnownGood::Read(absl::string_view service) const {
+  if (dir_.empty()) return {};
+  absl::StatusOr<std::vector<Service>> read =
+      ReadServices(PersistPath(dir_, registry_, service), nullptr);
+  if (!read.ok()) {
+    if (!absl::IsNotFound(read.status())) {
+      log::Warn(absl::StrCat("registry cache: ignoring ", read.status().message()));
+    }
+    return {};
+  }
+  return std::move(*read);
+}
+
+void LastKnownGood::Write(const std::string& service, const std::vector<Service>& services) {
+  if (dir_.empty() || services.empty()) return;
+  std::string text = EncodeServices(services);
+  std::size_t hash = std::hash<std::string>{}(text);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, added] = written_.emplace(service, hash);
+  if (!added && it->second == hash) return;
+  it->second = hash;
+  if (absl::Status s = WriteFile(PersistPath(dir_, registry_, service), text); !s.ok()) {
+    if (!failed_) log::Warn(absl::StrCat("registry cache: cannot keep ", s.message()));
+    failed_ = true;
+    written_.erase(service);
+  }
 }
 
 }  // namespace micro::registry::internal

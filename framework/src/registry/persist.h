@@ -7,6 +7,8 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -32,5 +34,29 @@ absl::Status WriteFile(const std::string& path, const std::string& text);
 // DataLoss naming the file and the line when it cannot be read as written.
 absl::StatusOr<std::vector<Service>> ReadServices(const std::string& path,
                                                   std::chrono::system_clock::time_point* written);
+
+// One cache's files: `dir` for the registry named `registry`. Thread-safe.
+class LastKnownGood {
+ public:
+  LastKnownGood(std::string dir, std::string registry)
+      : dir_(std::move(dir)), registry_(std::move(registry)) {}
+
+  bool enabled() const { return !dir_.empty(); }
+  const std::string& dir() const { return dir_; }
+
+  // What the file of `service` holds; empty when there is none, or it is
+  // damaged (logged once, naming the file).
+  std::vector<Service> Read(absl::string_view service) const;
+
+  // Rewrites the file of `service` when `services` differ from what was last
+  // written. Logs the first failure to write.
+  void Write(const std::string& service, const std::vector<Service>& services);
+
+ private:
+  const std::string dir_, registry_;
+  std::mutex mu_;
+  std::map<std::string, std::size_t> written_;  // service -> hash of its file
+  bool failed_ = false;
+};
 
 }  // namespace micro::registry::internal
