@@ -8,6 +8,10 @@
 // services), and blocking a gRPC callback thread would stall the server.
 #include "micro/server/server.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -392,6 +396,15 @@ class Server::Impl {
     return s;
   }
 
+  // Gives memory that calls and connections freed back to the system: glibc
+  // keeps freed heap pages otherwise, so a burst (a stream flood) would hold
+  // its peak for good.
+  static void ReleaseFreeMemory() {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+  }
+
   // Re-registers every register_interval; while unregistered, sooner: after
   // 1 s, doubling up to register_interval.
   void RegisterLoop() {
@@ -409,6 +422,7 @@ class Server::Impl {
       return w;
     };
     while (!loop_cv_.wait_for(l, wait(), [this] { return stopping_.load(); })) {
+      if (options_.release_memory) ReleaseFreeMemory();
       if (options_.register_check) {
         if (absl::Status c = options_.register_check(); !c.ok()) {
           if (registered_) {

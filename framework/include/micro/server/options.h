@@ -44,6 +44,9 @@ struct ServerOptions {
   // Memory gRPC may use for this server's connections and calls (its resource
   // quota): past it, new calls are refused rather than the process growing.
   std::size_t memory_limit_bytes = std::size_t(512) << 20;
+  // Every register_interval, give freed heap memory back to the system
+  // (glibc malloc_trim), so a burst does not hold its peak for good.
+  bool release_memory = true;
   bool reflection = true;  // grpc.reflection.v1alpha
   bool health = true;      // grpc.health.v1
 };
