@@ -406,14 +406,25 @@ TEST_CASE("server reflection lists the service") {
   }
 }
 
-TEST_CASE("a service whose first registration fails serves anyway and registers once it can") {
-  auto registry = std::make_shared<micro::testing::FlakyRegistry>();
+namespace {
+
+// A helloworld server's options on a registry that refuses registrations for now.
+micro::server::ServerOptions Unregistrable(
+    std::shared_ptr<micro::testing::FlakyRegistry> registry) {
   registry->fail_register = true;
   micro::server::ServerOptions o;
   o.name = "helloworld";
   o.address = "127.0.0.1:0";
-  o.registry = registry;
+  o.registry = std::move(registry);
   o.drain_grace = 0ms;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("a service whose first registration fails serves anyway and registers once it can") {
+  auto registry = std::make_shared<micro::testing::FlakyRegistry>();
+  micro::server::ServerOptions o = Unregistrable(registry);
   o.register_interval = 50ms;
   micro::server::Server server(o);
   REQUIRE(helloworld::RegisterGreeterHandler(server, std::make_shared<Greeter>()).ok());
@@ -432,11 +443,7 @@ TEST_CASE("a service whose first registration fails serves anyway and registers 
 
 TEST_CASE("register_required makes a failed first registration fatal, naming the registry") {
   auto registry = std::make_shared<micro::testing::FlakyRegistry>();
-  registry->fail_register = true;
-  micro::server::ServerOptions o;
-  o.name = "helloworld";
-  o.address = "127.0.0.1:0";
-  o.registry = registry;
+  micro::server::ServerOptions o = Unregistrable(registry);
   o.register_required = true;
   micro::server::Server server(o);
   REQUIRE(helloworld::RegisterGreeterHandler(server, std::make_shared<Greeter>()).ok());

@@ -163,18 +163,27 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   // Never waits for the registry: a lookup the selector needs runs on a cache
   // thread, and the call goes on from there (or fails at its deadline).
   void StartAsync(std::shared_ptr<Async> call) {
+    absl::StatusOr<selector::Next> now;
+    if (selector_.SelectCached(call->service, {call->opts.filters}, &now)) {
+      Selected(std::move(call), std::move(now));
+      return;
+    }
     std::string service = call->service;
     selector::SelectOptions select{call->opts.filters};
     Clock::time_point deadline = call->deadline;
     selector_.SelectAsync(service, std::move(select), deadline,
                           [this, call = std::move(call)](absl::StatusOr<selector::Next> next) {
-                            if (!next.ok()) {
-                              call->done(SelectError(call->service, next.status()), call.get());
-                              return;
-                            }
-                            call->next.emplace(std::move(*next));
-                            Attempt(call);
+                            Selected(call, std::move(next));
                           });
+  }
+
+  void Selected(std::shared_ptr<Async> call, absl::StatusOr<selector::Next> next) {
+    if (!next.ok()) {
+      call->done(SelectError(call->service, next.status()), call.get());
+      return;
+    }
+    call->next.emplace(std::move(*next));
+    Attempt(std::move(call));
   }
 
   selector::Selector& selector() { return selector_; }

@@ -130,6 +130,8 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
     return std::move(*box->answer);
   }
 
+  bool Peek(absl::string_view name, Answer* out) { return Quick(name, out); }
+
   void GetAsync(absl::string_view name, Deadline deadline, std::function<void(Answer)> done) {
     Answer quick;
     if (Quick(name, &quick)) return done(std::move(quick));
@@ -570,6 +572,7 @@ Cache::~Cache() { impl_->Stop(); }
 Cache::Answer Cache::Get(absl::string_view service, Deadline deadline) {
   return impl_->Get(service, deadline);
 }
+bool Cache::Peek(absl::string_view service, Answer* out) { return impl_->Peek(service, out); }
 void Cache::GetAsync(absl::string_view service, Deadline deadline,
                      std::function<void(Answer)> done) {
   impl_->GetAsync(service, deadline, std::move(done));

@@ -211,6 +211,14 @@ absl::StatusOr<Next> Selector::Select(absl::string_view service, const SelectOpt
   return Make(cache_.Get(service, deadline), service, options);
 }
 
+bool Selector::SelectCached(absl::string_view service, const SelectOptions& options,
+                            absl::StatusOr<Next>* out) {
+  registry::Cache::Answer snap;
+  if (!cache_.Peek(service, &snap)) return false;
+  *out = Make(std::move(snap), service, options);
+  return true;
+}
+
 void Selector::SelectAsync(absl::string_view service, SelectOptions options, Deadline deadline,
                            std::function<void(absl::StatusOr<Next>)> done) {
   cache_.GetAsync(

@@ -142,6 +142,10 @@ class Cache {
   // too many lookups wait already (Unavailable).
   Answer Get(absl::string_view service, Deadline deadline = Deadline::max());
 
+  // The service's snapshot when it is fresh in memory (Get's fast path: no
+  // lock taken, nothing allocated); false when Get would need the registry.
+  bool Peek(absl::string_view service, Answer* out);
+
   // Get without waiting: `done` runs at once on this thread when no lookup is
   // needed, else on a cache thread when the lookup ends or `deadline` passes
   // (then with a stale entry or DeadlineExceeded). Exactly once, and it must

@@ -122,6 +122,11 @@ class Selector {
   absl::StatusOr<Next> Select(absl::string_view service, const SelectOptions& options = {},
                               Deadline deadline = Deadline::max());
 
+  // Select when the service is fresh in the cache (no lock, no registry);
+  // false when SelectAsync would have to wait for a lookup.
+  bool SelectCached(absl::string_view service, const SelectOptions& options,
+                    absl::StatusOr<Next>* out);
+
   // Select without waiting for the registry: `done` runs at once on this
   // thread when the service is cached, else on a cache thread when the lookup
   // answers or `deadline` passes. Exactly once; it must not block long.
