@@ -25,6 +25,7 @@
 #include "micro/errors.h"
 #include "micro/log.h"
 #include "micro/plugin/net.h"
+#include "micro/trace.h"
 #include "request.h"
 
 namespace micro::api {
@@ -39,6 +40,17 @@ using Clock = std::chrono::steady_clock;
 constexpr char kCorsMethods[] = "POST, PATCH, GET, OPTIONS, PUT, DELETE";
 constexpr char kCorsHeaders[] =
     "Accept, Content-Type, Content-Length, Accept-Encoding, X-CSRF-Token, Authorization";
+
+// The caller's X-Request-Id when it is a sane token (1 to 128 visible ASCII
+// characters), else a new one (32 hex digits).
+std::string RequestId(absl::string_view given) {
+  bool ok = !given.empty() && given.size() <= 128;
+  for (char c : given) ok = ok && c > 0x20 && c < 0x7f;
+  if (ok) return std::string(given);
+  trace::SpanContext id;
+  id.trace_id = trace::NewTraceId();
+  return id.TraceId();
+}
 
 std::string ErrorJson(int code, absl::string_view detail) {
   Error e;
@@ -181,6 +193,8 @@ class Session : public std::enable_shared_from_this<Session> {
       route_ = "/metrics";
       return Send(200, gw_->metrics.Text(), "text/plain; version=0.0.4");
     }
+    beast::string_view rid = req["X-Request-Id"];
+    request_id_ = RequestId(absl::string_view(rid.data(), rid.size()));
     HttpRequest in;
     in.method = method;
     in.target = std::move(target);
@@ -198,6 +212,18 @@ class Session : public std::enable_shared_from_this<Session> {
     client::CallOptions co;
     co.timeout = options().request_timeout;
     co.metadata = std::move(call->metadata);
+    co.metadata["x-request-id"] = request_id_;
+    // The caller's trace continues: the gateway's call is a child of its span.
+    if (auto tp = co.metadata.find("traceparent"); tp != co.metadata.end()) {
+      trace::SpanContext parent;
+      if (trace::SpanContext::Parse(tp->second, &parent)) {
+        if (auto ts = co.metadata.find("tracestate"); ts != co.metadata.end())
+          parent.state = ts->second;
+        co.parent = std::move(parent);
+      }
+      co.metadata.erase("traceparent");
+      co.metadata.erase("tracestate");
+    }
     co.content_type = "application/grpc+json";
     // The callback runs on a gRPC thread: it only posts the answer to this
     // connection's strand. `keep` holds the gateway's io_context alive for it.
@@ -249,6 +275,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto res =
         std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
     res->set(http::field::server, "micro-cpp-api");
+    if (!request_id_.empty()) res->set("X-Request-Id", request_id_);
+    request_id_.clear();
     if (!type.empty()) res->set(http::field::content_type, type);
     if (options().cors) AddCors(*res);
     res->keep_alive(keep_alive_ && !gw_->draining.load());
@@ -326,6 +354,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t drained_ = 0;
   Clock::time_point start_;
   std::string route_, service_, origin_;
+  std::string request_id_;  // of the request being answered
   bool keep_alive_ = true;
   bool counted_ = false;
   std::uint64_t served_ = 0;

@@ -9,6 +9,7 @@
 
 #include <cstdio>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gateway.h"
@@ -18,6 +19,7 @@
 #include "micro/plugins/builtin.h"
 #include "micro/registry/cache.h"
 #include "micro/registry/plugin.h"
+#include "micro/trace.h"
 #include "micro/version.h"
 
 int main(int argc, char** argv) {
@@ -61,6 +63,15 @@ int main(int argc, char** argv) {
                "is down at start (last-known-good; empty: off)",
                &cache_dir);
   bool help = false, version = false;
+  std::string log_level = "info", log_format = "text", trace_address, trace_sample = "1";
+  flags.String("log_level", "MICRO_LOG_LEVEL", log_level, "debug, info, warn or error", &log_level);
+  flags.String("log_format", "MICRO_LOG_FORMAT", log_format, "text or json (one object per line)",
+               &log_format);
+  flags.String("trace_address", "MICRO_TRACE_ADDRESS", trace_address,
+               "OTLP/HTTP collector for spans, http://host:4318[/v1/traces] (empty: off)",
+               &trace_address);
+  flags.String("trace_sample", "MICRO_TRACE_SAMPLE", trace_sample,
+               "share of the traces the gateway starts that are recorded, 0 to 1", &trace_sample);
   flags.Bool("version", "", false, "print the version and exit", &version);
   std::vector<std::string> args;
   if (absl::Status s = flags.Parse(argc, argv, &args, &help); !s.ok()) {
@@ -84,6 +95,32 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.max_connections = static_cast<std::size_t>(max_connections);
+  {
+    micro::log::Level level;
+    micro::log::Format format;
+    absl::Status s = micro::log::ParseLevel(log_level, &level);
+    if (s.ok()) s = micro::log::ParseFormat(log_format, &format);
+    if (!s.ok()) {
+      micro::log::Error(s.message());
+      return 2;
+    }
+    micro::log::SetLevel(level);
+    micro::log::SetFormat(format);
+    micro::trace::Options t;
+    t.endpoint = trace_address;
+    t.service = "micro-api";
+    t.service_version = micro::kVersion;
+    if (!absl::SimpleAtod(trace_sample, &t.sample_ratio)) {
+      micro::log::Error(absl::StrCat("--trace_sample \"", trace_sample, "\" is not a number"));
+      return 2;
+    }
+    if (!t.endpoint.empty()) {
+      if (s = micro::trace::Configure(t); !s.ok()) {
+        micro::log::Error(s.message());
+        return 2;
+      }
+    }
+  }
   if (o.threads < 1) {
     micro::log::Error("--threads must be at least 1");
     return 2;
@@ -130,6 +167,7 @@ int main(int argc, char** argv) {
   sigwait(&set, &sig);
   micro::log::Info(absl::StrCat("api gateway: signal ", sig, ", draining"));
   gateway.Stop();
+  micro::trace::Shutdown();
   micro::log::Info("api gateway stopped");
   return 0;
 }

@@ -108,15 +108,33 @@ class Generator : public pb::compiler::CodeGenerator {
           continue;
         }
         std::map<std::string, std::string> mv = MethodVars(md);
-        p->Print(mv,
-                 "  absl::Status $m$(const $in$& request, $out$* response,\n"
-                 "      const ::micro::client::CallOptions& options = {}) const;\n"
-                 "  absl::StatusOr<$out$> $m$(const $in$& request,\n"
-                 "      const ::micro::client::CallOptions& options = {}) const;\n"
-                 "  // `done` runs on a client thread once the call ends.\n"
-                 "  void $m$Async(const $in$& request,\n"
-                 "      std::function<void(absl::StatusOr<$out$>)> done,\n"
-                 "      const ::micro::client::CallOptions& options = {}) const;\n\n");
+        p->Print(
+            mv,
+            "  absl::Status $m$(const $in$& request, $out$* response,\n"
+            "      const ::micro::client::CallOptions& options = {}) const;\n"
+            "  absl::StatusOr<$out$> $m$(const $in$& request,\n"
+            "      const ::micro::client::CallOptions& options = {}) const;\n"
+            "  // `done` runs on a client thread once the call ends.\n"
+            "  void $m$Async(const $in$& request,\n"
+            "      std::function<void(absl::StatusOr<$out$>)> done,\n"
+            "      const ::micro::client::CallOptions& options = {}) const;\n"
+            "  // From a handler: the call inherits ctx's deadline, metadata, cancellation and "
+            "trace.\n"
+            "  absl::Status $m$(const ::micro::server::Context& ctx, const $in$& request,\n"
+            "      $out$* response, const ::micro::client::CallOptions& options = {}) const {\n"
+            "    return $m$(request, response, ::micro::client::FromContext(ctx, options));\n"
+            "  }\n"
+            "  absl::StatusOr<$out$> $m$(const ::micro::server::Context& ctx,\n"
+            "      const $in$& request, const ::micro::client::CallOptions& options = {}) "
+            "const {\n"
+            "    return $m$(request, ::micro::client::FromContext(ctx, options));\n"
+            "  }\n"
+            "  void $m$Async(const ::micro::server::Context& ctx, const $in$& request,\n"
+            "      std::function<void(absl::StatusOr<$out$>)> done,\n"
+            "      const ::micro::client::CallOptions& options = {}) const {\n"
+            "    $m$Async(request, std::move(done), ::micro::client::FromContext(ctx, "
+            "options));\n"
+            "  }\n\n");
       }
       p->Print(
           v,

@@ -165,17 +165,6 @@ absl::Status Downstream(const char* what, const absl::Status& s) {
   return errors::New(kHotelService, absl::StrCat(what, ": ", e.detail), unreachable ? 503 : 500);
 }
 
-// Downstream calls get what is left of this call's deadline.
-micro::client::CallOptions Within(const micro::server::Context& ctx) {
-  micro::client::CallOptions o;
-  if (ctx.deadline != std::chrono::system_clock::time_point::max()) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        ctx.deadline - std::chrono::system_clock::now());
-    o.timeout = std::max(std::chrono::milliseconds(1), left);
-  }
-  return o;
-}
-
 }  // namespace
 
 HotelImpl::HotelImpl(std::shared_ptr<micro::client::Client> client)
@@ -188,11 +177,10 @@ absl::Status HotelImpl::Rates(micro::server::Context& ctx, const hotel::Request&
                               hotel::Response* rsp) {
   absl::StatusOr<std::string> token = TokenFrom(ctx.Metadata("authorization"));
   if (!token.ok()) return token.status();
-  micro::client::CallOptions opts = Within(ctx);
 
   auth::Request areq;
   areq.set_authtoken(*token);
-  if (auto verified = auth_.VerifyToken(areq, opts); !verified.ok()) {
+  if (auto verified = auth_.VerifyToken(ctx, areq); !verified.ok()) {
     // "Auth said no" is the auth service's own 4xx answer; anything else means
     // auth could not be asked (no node, registry trouble, timeout): not the caller's fault.
     micro::Error e = errors::FromStatus(verified.status());
@@ -220,7 +208,7 @@ absl::Status HotelImpl::Rates(micro::server::Context& ctx, const hotel::Request&
   bool unset = req.lat() == 0 && req.lon() == 0;
   greq.set_lat(unset ? kDefaultLat : req.lat());
   greq.set_lon(unset ? kDefaultLon : req.lon());
-  auto nearby = geo_.Nearby(greq, opts);
+  auto nearby = geo_.Nearby(ctx, greq);
   if (!nearby.ok()) return Downstream("geo", nearby.status());
   if (nearby->hotelids().empty()) return absl::OkStatus();
 
@@ -233,10 +221,11 @@ absl::Status HotelImpl::Rates(micro::server::Context& ctx, const hotel::Request&
   rreq.set_outdate(req.outdate());
   std::promise<absl::StatusOr<profile::Result>> profiles;
   std::promise<absl::StatusOr<rate::Result>> rates;
+  // Downstream calls carry this call's deadline, metadata, cancellation and trace.
   profile_.GetProfilesAsync(
-      preq, [&](absl::StatusOr<profile::Result> r) { profiles.set_value(std::move(r)); }, opts);
-  rate_.GetRatesAsync(
-      rreq, [&](absl::StatusOr<rate::Result> r) { rates.set_value(std::move(r)); }, opts);
+      ctx, preq, [&](absl::StatusOr<profile::Result> r) { profiles.set_value(std::move(r)); });
+  rate_.GetRatesAsync(ctx, rreq,
+                      [&](absl::StatusOr<rate::Result> r) { rates.set_value(std::move(r)); });
   absl::StatusOr<profile::Result> p = profiles.get_future().get();
   absl::StatusOr<rate::Result> r = rates.get_future().get();
   if (!p.ok()) return Downstream("profile", p.status());

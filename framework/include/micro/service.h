@@ -56,6 +56,15 @@ struct Options {
   // only), "consul://127.0.0.1:8500", "memory://" (this process only).
   std::string registry = "mdns://";
   std::vector<Hook> before_start, after_start, before_stop, after_stop;
+
+  // Observability (docs/operations.md). Prometheus text on
+  // http://<metrics_address>/metrics while the service runs; empty: off.
+  std::string metrics_address;
+  std::string log_level;   // debug, info, warn, error; empty: MICRO_LOG_LEVEL, else info
+  std::string log_format;  // text or json; empty: MICRO_LOG_FORMAT, else text
+  // OTLP/HTTP collector for spans ("http://127.0.0.1:4318/v1/traces"); empty: tracing off.
+  std::string trace_address;
+  double trace_sample = 1.0;  // share of the traces this service starts that are recorded
 };
 
 using Option = std::function<void(Options&)>;
@@ -125,6 +134,8 @@ Option RequestTimeout(std::chrono::milliseconds timeout);
 Option DrainGrace(std::chrono::milliseconds grace);
 Option WrapHandler(server::HandlerWrapper wrapper);
 Option WrapClient(client::CallWrapper wrapper);
+Option MetricsAddress(std::string address);
+Option TraceAddress(std::string collector, double sample = 1.0);
 Option BeforeStart(Hook hook);
 Option AfterStart(Hook hook);
 Option BeforeStop(Hook hook);

@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/codegen/client_unary_call.h>
 
+#include <atomic>
 #include <cmath>
 #include <condition_variable>
 #include <future>
@@ -21,8 +22,26 @@
 #include "client/pool.h"
 #include "core/wire.h"
 #include "micro/errors.h"
+#include "micro/metrics.h"
+#include "micro/server/handler.h"
 
 namespace micro::client {
+
+CallOptions FromContext(const server::Context& ctx, CallOptions options) {
+  std::map<std::string, std::string> own;
+  for (auto& [k, v] : options.metadata) own[absl::AsciiStrToLower(k)] = std::move(v);
+  options.metadata = std::move(own);
+  for (const auto& [k, v] : ctx.metadata) {
+    // The trace goes on as this call's own span; the rest as go-micro passes it.
+    if (k == "traceparent" || k == "tracestate" || k == "accept-encoding") continue;
+    options.metadata.emplace(k, v);
+  }
+  if (ctx.deadline < options.deadline) options.deadline = ctx.deadline;
+  if (options.cancel == nullptr) options.cancel = ctx.cancel;
+  if (!options.parent.valid()) options.parent = ctx.span;
+  return options;
+}
+
 namespace {
 
 namespace pb = google::protobuf;
@@ -76,6 +95,70 @@ std::string TimeoutNanos(Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
   return std::to_string(std::max<long long>(left.count(), 1));
 }
+
+// The call ended because the call it was made for did (go-micro reports a done context as 408).
+absl::Status CancelledError(absl::string_view service) {
+  absl::Status e = errors::New(
+      "go.micro.client",
+      absl::StrCat("call to ", service, " cancelled: the call it was made for ended"), 408);
+  absl::Status out(absl::StatusCode::kCancelled, e.message());
+  e.ForEachPayload([&](absl::string_view url, const absl::Cord& p) { out.SetPayload(url, p); });
+  return out;
+}
+
+// The client span of one call: recorded when tracing is on and the trace is
+// sampled; without a recorder the caller's trace context goes on unchanged.
+struct ClientSpan {
+  trace::SpanContext context;
+  bool record = false;
+  std::chrono::system_clock::time_point start;
+
+  static ClientSpan Begin(const CallOptions& o) {
+    ClientSpan s;
+    bool enabled = trace::Enabled();
+    if (o.parent.valid()) {
+      s.context = o.parent;
+      s.record = enabled && o.parent.sampled;
+    } else if (enabled) {
+      s.context.trace_id = trace::NewTraceId();
+      s.context.sampled = trace::SampleNew();
+      s.record = s.context.sampled;
+    }
+    if (s.record || (enabled && !o.parent.valid())) s.context.span_id = trace::NewSpanId();
+    if (s.record) s.start = std::chrono::system_clock::now();
+    return s;
+  }
+
+  void AddTo(Metadata* md) const {
+    if (!context.valid()) return;
+    md->emplace_back("traceparent", context.Traceparent());
+    if (!context.state.empty()) md->emplace_back("tracestate", context.state);
+  }
+
+  void End(const CallOptions& o, absl::string_view service, absl::string_view endpoint,
+           absl::string_view peer, const absl::Status& status) const {
+    if (!record) return;
+    trace::Span span;
+    span.context = context;
+    span.parent = o.parent.valid() ? o.parent.span_id : std::array<std::uint8_t, 8>{};
+    span.kind = trace::Kind::kClient;
+    span.name = std::string(endpoint);
+    span.start = start;
+    span.end = std::chrono::system_clock::now();
+    span.attributes = {{"rpc.system", "go-micro"},
+                       {"rpc.service", std::string(service)},
+                       {"rpc.method", std::string(endpoint)}};
+    if (!peer.empty()) span.attributes.emplace_back("net.peer.name", std::string(peer));
+    if (!status.ok()) {
+      Error e = errors::FromStatus(status);
+      span.error = true;
+      span.message = e.detail;
+      span.attributes.emplace_back("micro.error.code", std::to_string(e.code));
+      span.attributes.emplace_back("micro.error.id", e.id);
+    }
+    trace::Record(std::move(span));
+  }
+};
 
 // A selector error as a go-micro error: 408 (go-micro's client timeout) when the registry did not
 // answer within the call's deadline; else 503: no such service, no node, or the registry cannot
@@ -140,9 +223,16 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     std::optional<selector::Next> next;
     Clock::time_point deadline;
     int attempt = 0, retries = 0, rounds = 0;
-    std::vector<std::string> tried;  // nodes failed in this round
-    std::unique_ptr<grpc::ClientContext> ctx;
+    std::vector<std::string> tried;            // nodes failed in this round
+    std::unique_ptr<grpc::ClientContext> ctx;  // guarded by mu
     std::function<void(absl::Status, Async*)> done;
+    ClientSpan span;
+    std::string peer;  // the last node tried
+    std::uint64_t cancel_handle = 0;
+    metrics::CallStats* stats = nullptr;
+    Clock::time_point started;
+    std::atomic<bool> completed{false};
+    std::mutex mu;
   };
 
   std::shared_ptr<Async> NewAsync(absl::string_view service, absl::string_view endpoint,
@@ -155,7 +245,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     call->opts = opts;
     call->json = codec == internal::Codec::kJson;
     call->metadata = WireMetadata(opts, ContentType(opts));
-    call->deadline = Clock::now() + Timeout(opts);
+    call->deadline = Deadline(opts);
+    call->span = ClientSpan::Begin(opts);
+    call->span.AddTo(&call->metadata);
     call->retries = opts.retries >= 0 ? opts.retries : options_.retries;
     return call;
   }
@@ -163,6 +255,22 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   // Never waits for the registry: a lookup the selector needs runs on a cache
   // thread, and the call goes on from there (or fails at its deadline).
   void StartAsync(std::shared_ptr<Async> call) {
+    call->stats = metrics::ClientStats(call->service, call->endpoint);
+    call->stats->Begin();
+    call->started = Clock::now();
+    if (call->opts.cancel != nullptr) {
+      std::weak_ptr<Async> weak = call;
+      call->cancel_handle = call->opts.cancel->OnCancel([this, weak] {
+        std::shared_ptr<Async> c = weak.lock();
+        if (c == nullptr) return;
+        {
+          std::lock_guard<std::mutex> l(c->mu);
+          if (c->ctx != nullptr) c->ctx->TryCancel();
+        }
+        Complete(c, CancelledError(c->service));
+      });
+      if (call->completed) return;
+    }
     absl::StatusOr<selector::Next> now;
     if (selector_.SelectCached(call->service, {call->opts.filters}, &now)) {
       Selected(std::move(call), std::move(now));
@@ -179,7 +287,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   void Selected(std::shared_ptr<Async> call, absl::StatusOr<selector::Next> next) {
     if (!next.ok()) {
-      call->done(SelectError(call->service, next.status()), call.get());
+      Complete(call, SelectError(call->service, next.status()));
       return;
     }
     call->next.emplace(std::move(*next));
@@ -189,6 +297,18 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   selector::Selector& selector() { return selector_; }
   const ClientOptions& options() const { return options_; }
 
+  // Ends an asynchronous call, once: the first of its outcome and its cancellation wins.
+  void Complete(const std::shared_ptr<Async>& call, absl::Status status) {
+    if (call->completed.exchange(true)) return;
+    if (call->cancel_handle != 0) call->opts.cancel->Remove(call->cancel_handle);
+    if (call->stats != nullptr) {
+      call->stats->End(status.ok() ? 0 : errors::FromStatus(status).code,
+                       Clock::now() - call->started);
+    }
+    call->span.End(call->opts, call->service, call->endpoint, call->peer, status);
+    call->done(std::move(status), call.get());
+  }
+
   // The call's content type, or the client's default.
   const std::string& ContentType(const CallOptions& o) const {
     return o.content_type.empty() ? options_.content_type : o.content_type;
@@ -197,6 +317,17 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
  private:
   std::chrono::milliseconds Timeout(const CallOptions& o) const {
     return o.timeout.count() > 0 ? o.timeout : options_.request_timeout;
+  }
+
+  // When the call must end: after its timeout, or at the caller's deadline if that is earlier.
+  Clock::time_point Deadline(const CallOptions& o) const {
+    Clock::time_point now = Clock::now();
+    Clock::time_point d = now + Timeout(o);
+    if (o.deadline != std::chrono::system_clock::time_point::max()) {
+      auto left = o.deadline - std::chrono::system_clock::now();
+      if (left < d - now) d = now + std::chrono::duration_cast<Clock::duration>(left);
+    }
+    return d;
   }
 
   // Unavailable: no connection, or the node refused. Cancelled: this client
@@ -240,15 +371,58 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     internal::Codec codec;
     if (absl::Status s = internal::CodecFor(content_type, &codec); !s.ok()) return s;
     if (codec == internal::Codec::kJson) return InvokeJson(r, in, out);
+    if (opts.cancel != nullptr && opts.cancel->cancelled()) return CancelledError(r.service);
+    ClientSpan span = ClientSpan::Begin(opts);
+    metrics::CallStats* stats = metrics::ClientStats(r.service, r.endpoint);
+    stats->Begin();
+    auto started = Clock::now();
+    std::string peer;
+    absl::Status s = InvokeProto(r, in, out, codec, content_type, span, &peer);
+    stats->End(s.ok() ? 0 : errors::FromStatus(s).code, Clock::now() - started);
+    span.End(opts, r.service, r.endpoint, peer, s);
+    return s;
+  }
+
+  // What a synchronous call's cancellation reaches: the attempt in flight, and the wait between.
+  struct SyncCancel {
+    std::mutex mu;
+    std::condition_variable cv;
+    grpc::ClientContext* attempt = nullptr;  // guarded by mu
+    bool cancelled = false;                  // guarded by mu
+  };
+
+  absl::Status InvokeProto(const Request& r, const pb::Message& in, pb::Message* out,
+                           internal::Codec codec, const std::string& content_type,
+                           const ClientSpan& span, std::string* peer) {
+    const CallOptions& opts = *r.options;
     grpc::ByteBuffer request;
     if (absl::Status s = internal::Encode(in, codec, &request); !s.ok()) return s;
-    Clock::time_point deadline = Clock::now() + Timeout(opts);
+    Clock::time_point deadline = Deadline(opts);
     auto next = selector_.Select(r.service, {opts.filters}, deadline);
     if (!next.ok()) return SelectError(r.service, next.status());
+
+    SyncCancel cancel;
+    std::uint64_t handle = 0;
+    if (opts.cancel != nullptr) {
+      handle = opts.cancel->OnCancel([&cancel] {
+        std::lock_guard<std::mutex> l(cancel.mu);
+        cancel.cancelled = true;
+        if (cancel.attempt != nullptr) cancel.attempt->TryCancel();
+        cancel.cv.notify_all();
+      });
+    }
+    struct Unregister {
+      const CallOptions& o;
+      std::uint64_t h;
+      ~Unregister() {
+        if (h != 0) o.cancel->Remove(h);
+      }
+    } unregister{opts, handle};
 
     std::string path = internal::PathFor(r.service, r.endpoint);
     int retries = opts.retries >= 0 ? opts.retries : options_.retries;
     Metadata md = WireMetadata(opts, content_type);
+    span.AddTo(&md);
     absl::Status last;
     std::vector<std::string> tried;
     int rounds = 0;
@@ -256,17 +430,29 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     for (int attempt = 0; attempt <= retries; ++attempt) {
       if (wait.count() > 0) {
         if (Clock::now() + wait >= deadline) break;
-        std::this_thread::sleep_for(wait);
+        std::unique_lock<std::mutex> l(cancel.mu);
+        cancel.cv.wait_for(l, wait, [&] { return cancel.cancelled; });
       }
       const registry::Node& node = Pick(*next, tried);
+      *peer = node.address;
       auto conn = pool_.Get(node.address);
       grpc::ClientContext ctx;
       Prepare(&ctx, md, deadline);
+      {
+        std::lock_guard<std::mutex> l(cancel.mu);
+        if (cancel.cancelled) return CancelledError(r.service);
+        cancel.attempt = &ctx;
+      }
       grpc::ByteBuffer response;
       grpc::Status st = grpc::internal::BlockingUnaryCall(
           conn->channel.get(),
           grpc::internal::RpcMethod(path.c_str(), nullptr, grpc::internal::RpcMethod::NORMAL_RPC),
           &ctx, request, &response);
+      {
+        std::lock_guard<std::mutex> l(cancel.mu);
+        cancel.attempt = nullptr;
+        if (cancel.cancelled) return CancelledError(r.service);
+      }
       if (st.ok()) {
         next->Mark(absl::OkStatus());
         return internal::Decode(&response, codec, out);
@@ -291,13 +477,17 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       result.set_value(s.ok() ? internal::DecodeJson(c->answer, out) : s);
     };
     auto f = result.get_future();
+    if (call->opts.cancel != nullptr && call->opts.cancel->cancelled())
+      return CancelledError(r.service);
     StartAsync(std::move(call));
     return f.get();
   }
 
   void Attempt(std::shared_ptr<Async> call) {
+    if (call->completed) return;
     const registry::Node& node = Pick(*call->next, call->tried);
     registry::Node picked = node;
+    call->peer = node.address;
     if (call->json) {
       internal::H2Call h;
       h.address = node.address;
@@ -314,23 +504,29 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       return;
     }
     auto conn = pool_.Get(node.address);
-    call->ctx = std::make_unique<grpc::ClientContext>();
-    Prepare(call->ctx.get(), call->metadata, call->deadline);
+    grpc::ClientContext* ctx;
+    {
+      std::lock_guard<std::mutex> l(call->mu);
+      call->ctx = std::make_unique<grpc::ClientContext>();
+      ctx = call->ctx.get();
+    }
+    Prepare(ctx, call->metadata, call->deadline);
     conn->stub.UnaryCall(
-        call->ctx.get(), call->path, grpc::StubOptions(), &call->request, &call->response,
+        ctx, call->path, grpc::StubOptions(), &call->request, &call->response,
         [this, call, picked, conn](grpc::Status st) { Finished(call, picked, st); });
   }
 
   void Finished(std::shared_ptr<Async> call, const registry::Node& node, const grpc::Status& st) {
+    if (call->completed) return;  // cancelled meanwhile
     if (st.ok()) {
       call->next->Mark(absl::OkStatus());
-      call->done(absl::OkStatus(), call.get());
+      Complete(call, absl::OkStatus());
       return;
     }
     absl::Status err = internal::FromGrpcStatus(st);
     if (!Retryable(st) || call->attempt >= call->retries) {
       call->next->Mark(Retryable(st) ? err : absl::OkStatus());
-      call->done(err, call.get());
+      Complete(call, err);
       return;
     }
     call->next->Mark(err);
@@ -341,7 +537,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
                               "; retry ", call->attempt, " in ", wait.count(), " ms"));
     }
     if (Clock::now() + wait >= call->deadline) {
-      call->done(err, call.get());
+      Complete(call, err);
       return;
     }
     // Even a retry at once goes through the timer thread: this may be the

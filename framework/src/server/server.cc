@@ -21,6 +21,7 @@
 #include <grpcpp/support/server_callback.h>
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -36,6 +37,7 @@
 #include "core/wire.h"
 #include "micro/errors.h"
 #include "micro/log.h"
+#include "micro/metrics.h"
 
 namespace micro::server {
 
@@ -52,6 +54,7 @@ using internal::Codec;
 struct Endpoint {
   Method method;
   HandlerFn wrapped;  // method.handler inside the server's wrappers
+  metrics::CallStats* stats = nullptr;
 };
 
 }  // namespace
@@ -105,6 +108,7 @@ class Server::Impl {
       for (auto it = options_.wrappers.rbegin(); it != options_.wrappers.rend(); ++it)
         fn = (*it)(fn);
       ep.wrapped = std::move(fn);
+      ep.stats = metrics::ServerStats(options_.name, options_.version, options_.id, name);
     }
     BuildTypedServices();
 
@@ -148,6 +152,12 @@ class Server::Impl {
       return absl::UnavailableError(absl::StrCat("server: cannot listen on ", address));
     }
     listen_address_ = internal::JoinHostPort(listen_host, selected);
+    if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+      // SERVING for "" (the stock default), the registered name and each proto service.
+      health->SetServingStatus(options_.name, true);
+      for (auto& [name, ep] : endpoints_)
+        health->SetServingStatus(ep.method.descriptor->service()->full_name(), true);
+    }
     if (!options_.advertise.empty()) {
       std::string ahost;
       int aport = 0;
@@ -171,6 +181,7 @@ class Server::Impl {
         Shutdown();
         return absl::UnavailableError(what);
       }
+      failures_ = 1;
       log::Warn(absl::StrCat(what, "; serving on ", listen_address_,
                              " anyway and trying again (register_required makes this fatal)"));
     }
@@ -197,6 +208,9 @@ class Server::Impl {
     }
     loop_cv_.notify_all();
     if (loop_.joinable()) loop_.join();
+    // From here health checks answer NOT_SERVING for every name, so balancers stop sending.
+    if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService())
+      health->Shutdown();
     absl::Status dereg = options_.registry->Deregister(registration_);
     if (!dereg.ok())
       log::Warn(absl::StrCat("server ", options_.name, ": deregister: ", dereg.message()));
@@ -213,8 +227,10 @@ class Server::Impl {
   ServerOptions& options() { return options_; }
 
   // Decodes, runs the handler and encodes, on a pool thread; `done` gets the status.
+  // `cancel` is cancelled when gRPC cancels the call.
   void Dispatch(const grpc::ServerContextBase* ctx, const std::string& path,
                 grpc::ByteBuffer* request, grpc::ByteBuffer* response,
+                std::shared_ptr<Cancellation> cancel,
                 std::function<void(const grpc::Status&)> done) {
     std::string name;
     const Endpoint* ep = nullptr;
@@ -229,11 +245,12 @@ class Server::Impl {
       return;
     }
     if (pool_ == nullptr) {
-      done(Invoke(*ctx, *ep, request, response));
+      done(Invoke(*ctx, *ep, request, response, std::move(cancel)));
       return;
     }
-    pool_->Post([this, ctx, ep, request, response, done = std::move(done)] {
-      done(Invoke(*ctx, *ep, request, response));
+    pool_->Post([this, ctx, ep, request, response, cancel = std::move(cancel),
+                 done = std::move(done)]() mutable {
+      done(Invoke(*ctx, *ep, request, response, std::move(cancel)));
     });
   }
 
@@ -252,8 +269,9 @@ class Server::Impl {
             new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
                 [impl, path](grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
                              grpc::ByteBuffer* rsp) {
-                  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+                  auto* reactor = new UnaryReactor();
                   impl->Dispatch(ctx, *path, const_cast<grpc::ByteBuffer*>(req), rsp,
+                                 reactor->cancel,
                                  [reactor](const grpc::Status& s) { reactor->Finish(s); });
                   return reactor;
                 }));
@@ -262,6 +280,14 @@ class Server::Impl {
 
    private:
     std::deque<std::string> paths_;  // RpcServiceMethod keeps the char pointers
+  };
+
+  // A unary call's reactor: passes gRPC's cancellation on to the handler's context.
+  class UnaryReactor : public grpc::ServerUnaryReactor {
+   public:
+    std::shared_ptr<Cancellation> cancel = std::make_shared<Cancellation>();
+    void OnCancel() override { cancel->Cancel(); }
+    void OnDone() override { delete this; }
   };
 
   // Unary calls on paths no typed service claims.
@@ -275,20 +301,23 @@ class Server::Impl {
         Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message"));
         return;
       }
-      impl_->Dispatch(ctx_, ctx_->method(), &request_, &response_, [this](const grpc::Status& s) {
-        if (s.ok()) {
-          StartWriteAndFinish(&response_, grpc::WriteOptions(), s);
-        } else {
-          Finish(s);
-        }
-      });
+      impl_->Dispatch(ctx_, ctx_->method(), &request_, &response_, cancel_,
+                      [this](const grpc::Status& s) {
+                        if (s.ok()) {
+                          StartWriteAndFinish(&response_, grpc::WriteOptions(), s);
+                        } else {
+                          Finish(s);
+                        }
+                      });
     }
+    void OnCancel() override { cancel_->Cancel(); }
     void OnDone() override { delete this; }
 
    private:
     Impl* impl_;
     grpc::GenericCallbackServerContext* ctx_;
     grpc::ByteBuffer request_, response_;
+    std::shared_ptr<Cancellation> cancel_ = std::make_shared<Cancellation>();
   };
 
   class GenericService : public grpc::CallbackGenericService {
@@ -316,8 +345,10 @@ class Server::Impl {
   }
 
   grpc::Status Invoke(const grpc::ServerContextBase& call, const Endpoint& ep,
-                      grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+                      grpc::ByteBuffer* request, grpc::ByteBuffer* response,
+                      std::shared_ptr<Cancellation> cancel) {
     Context ctx;
+    ctx.cancel = std::move(cancel);
     ctx.service = options_.name;
     ctx.endpoint =
         absl::StrCat(ep.method.descriptor->service()->name(), ".", ep.method.descriptor->name());
@@ -337,6 +368,77 @@ class Server::Impl {
                            std::chrono::nanoseconds(ns));
       }
     }
+    auto rid = ctx.metadata.find("x-request-id");
+    if (rid != ctx.metadata.end()) ctx.request_id = rid->second;
+    ServerSpan span(ctx);
+    log::Scope scope(ctx.service, ctx.request_id,
+                     ctx.span.valid() ? ctx.span.TraceId() : std::string());
+    ep.stats->Begin();
+    auto started = std::chrono::steady_clock::now();
+    grpc::Status status = Serve(ctx, ep, request, response);
+    int code =
+        status.ok() ? 0 : errors::FromStatus(internal::FromGrpcStatus(status), ctx.service).code;
+    ep.stats->End(code, std::chrono::steady_clock::now() - started);
+    span.End(ctx, call.peer(), status);
+    return status;
+  }
+
+  // A server call's span: continues the caller's trace (or starts one) when
+  // tracing is on; without it the caller's trace context passes through.
+  struct ServerSpan {
+    bool record = false;
+    std::array<std::uint8_t, 8> parent{};
+    std::chrono::system_clock::time_point start;
+
+    explicit ServerSpan(Context& ctx) {
+      auto tp = ctx.metadata.find("traceparent");
+      trace::SpanContext caller;
+      bool has = tp != ctx.metadata.end() && trace::SpanContext::Parse(tp->second, &caller);
+      if (has) {
+        auto ts = ctx.metadata.find("tracestate");
+        if (ts != ctx.metadata.end()) caller.state = ts->second;
+      }
+      bool enabled = trace::Enabled();
+      ctx.span = caller;
+      if (!enabled) return;
+      if (has) {
+        record = caller.sampled;
+        parent = caller.span_id;
+      } else {
+        ctx.span.trace_id = trace::NewTraceId();
+        ctx.span.sampled = record = trace::SampleNew();
+      }
+      ctx.span.span_id = trace::NewSpanId();
+      if (record) start = std::chrono::system_clock::now();
+    }
+
+    void End(const Context& ctx, const std::string& peer, const grpc::Status& status) const {
+      if (!record) return;
+      trace::Span span;
+      span.context = ctx.span;
+      span.parent = parent;
+      span.kind = trace::Kind::kServer;
+      span.name = ctx.endpoint;
+      span.start = start;
+      span.end = std::chrono::system_clock::now();
+      span.attributes = {{"rpc.system", "go-micro"},
+                         {"rpc.service", ctx.service},
+                         {"rpc.method", ctx.endpoint},
+                         {"net.peer.name", peer}};
+      if (!ctx.request_id.empty()) span.attributes.emplace_back("micro.request_id", ctx.request_id);
+      if (!status.ok()) {
+        Error e = errors::FromStatus(internal::FromGrpcStatus(status), ctx.service);
+        span.error = true;
+        span.message = e.detail;
+        span.attributes.emplace_back("micro.error.code", std::to_string(e.code));
+        span.attributes.emplace_back("micro.error.id", e.id);
+      }
+      trace::Record(std::move(span));
+    }
+  };
+
+  grpc::Status Serve(Context& ctx, const Endpoint& ep, grpc::ByteBuffer* request,
+                     grpc::ByteBuffer* response) {
     auto ct = ctx.metadata.find("x-content-type");
     ctx.content_type = ct == ctx.metadata.end() ? internal::kContentTypeProto : ct->second;
     Codec codec;
@@ -392,6 +494,7 @@ class Server::Impl {
       }
     }
     absl::Status s = options_.registry->Register(registration_, {options_.register_ttl});
+    metrics::CountRegistration(options_.name, s.ok());
     registered_ = s.ok();
     return s;
   }
@@ -435,11 +538,19 @@ class Server::Impl {
         }
       }
       absl::Status s = options_.registry->Register(registration_, {options_.register_ttl});
+      metrics::CountRegistration(options_.name, s.ok());
+      // Once per episode: the first failure, then the recovery with how many failed between.
       if (!s.ok()) {
-        log::Warn(absl::StrCat("server ", options_.name, ": re-register failed: ", s.message()));
+        if (failures_++ == 0) {
+          log::Warn(absl::StrCat("server ", options_.name, ": re-register failed: ", s.message(),
+                                 "; retrying (logged again when it works)"));
+        }
       } else if (!registered_) {
-        log::Info(absl::StrCat("server ", options_.name, " (", options_.id, "): registered as ",
-                               advertised_, " in ", options_.registry->String()));
+        log::Info(absl::StrCat(
+            "server ", options_.name, " (", options_.id, "): registered as ", advertised_, " in ",
+            options_.registry->String(),
+            failures_ > 0 ? absl::StrCat(" after ", failures_, " failed tries") : std::string()));
+        failures_ = 0;
       }
       registered_ = s.ok();
     }
@@ -465,6 +576,7 @@ class Server::Impl {
   std::string listen_address_, advertised_;
   registry::Service registration_;
   bool registered_ = false;  // touched by Start and the loop thread only
+  int failures_ = 0;         // re-registrations failed in a row; the loop thread only
 
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;

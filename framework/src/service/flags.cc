@@ -1,8 +1,10 @@
 #include "service/flags.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "micro/log.h"
 #include "micro/registry/plugin.h"
 
 namespace micro::internal {
@@ -69,6 +71,18 @@ void AddServiceFlags(FlagSet* f, Options* o, ServiceFlagValues* v) {
             &c.selector.cache.persist_dir);
   f->Int("client_pool_size", "MICRO_CLIENT_POOL_SIZE", static_cast<int>(c.pool_size),
          "connections kept to nodes", &v->pool_size);
+  f->String("metrics_address", "MICRO_METRICS_ADDRESS", o->metrics_address,
+            "serve Prometheus metrics on http://host:port/metrics (empty: off)",
+            &o->metrics_address);
+  f->String("log_level", "MICRO_LOG_LEVEL", o->log_level.empty() ? "info" : o->log_level,
+            "debug, info, warn or error", &o->log_level);
+  f->String("log_format", "MICRO_LOG_FORMAT", o->log_format.empty() ? "text" : o->log_format,
+            "text or json (one object per line)", &o->log_format);
+  f->String("trace_address", "MICRO_TRACE_ADDRESS", o->trace_address,
+            "OTLP/HTTP collector for spans, http://host:4318[/v1/traces] (empty: off)",
+            &o->trace_address);
+  f->String("trace_sample", "MICRO_TRACE_SAMPLE", absl::StrCat(o->trace_sample),
+            "share of the traces this service starts that are recorded, 0 to 1", &v->trace_sample);
 }
 
 absl::Status ApplyServiceFlags(const FlagSet& f, const ServiceFlagValues& v, Options* o,
@@ -90,6 +104,22 @@ absl::Status ApplyServiceFlags(const FlagSet& f, const ServiceFlagValues& v, Opt
     if (!s.ok()) return s;
   }
   o->client.pool_size = static_cast<std::size_t>(v.pool_size);
+  if (std::string source = f.Source("trace_sample"); !source.empty()) {
+    double ratio = 0;
+    if (!absl::SimpleAtod(v.trace_sample, &ratio) || !(ratio >= 0 && ratio <= 1))
+      return Bad(source, absl::StrCat("\"", v.trace_sample, "\" is not a number from 0 to 1"));
+    o->trace_sample = ratio;
+  }
+  log::Level level;
+  if (std::string source = f.Source("log_level"); !source.empty()) {
+    if (absl::Status s = log::ParseLevel(o->log_level, &level); !s.ok())
+      return Bad(source, s.message());
+  }
+  log::Format format;
+  if (std::string source = f.Source("log_format"); !source.empty()) {
+    if (absl::Status s = log::ParseFormat(o->log_format, &format); !s.ok())
+      return Bad(source, s.message());
+  }
   if (std::string source = f.Source("selector_strategy"); !source.empty()) {
     if (!selector::StrategyFromName(v.strategy, &o->client.selector.strategy)) {
       return Bad(source,

@@ -16,6 +16,7 @@ struct ServiceFlagValues {
   std::string registry, registry_address;
   int pool_size = 0;
   std::string strategy;
+  std::string trace_sample;
 };
 
 // Adds the standard flags to `flags`, each defaulting to what `options` holds

@@ -14,12 +14,15 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/http.h"
 #include "micro/client/client.h"
 #include "micro/flagset.h"
 #include "micro/log.h"
+#include "micro/metrics.h"
 #include "micro/registry/memory.h"
 #include "micro/registry/plugin.h"
 #include "micro/server/server.h"
+#include "micro/trace.h"
 #include "micro/version.h"
 #include "service/flags.h"
 
@@ -76,6 +79,7 @@ absl::Status RunHooks(const std::vector<Hook>& hooks, const char* stage, bool st
 class Service::Impl {
  public:
   explicit Impl(Options options) : options_(std::move(options)) {}
+  ~Impl() { StopObservability(); }
 
   absl::Status Init(int argc, char** argv) {
     if (server_ != nullptr || client_ != nullptr) {
@@ -110,6 +114,7 @@ class Service::Impl {
           absl::StrCat("unexpected argument \"", args[0], "\" (flags start with --; see --help)"));
     }
     if (s = internal::ApplyServiceFlags(flags, values, &o, &registry_set); !s.ok()) return s;
+    if (s = ApplyLogOptions(o); !s.ok()) return s;
     // A registry named by flag or variable replaces one given in code.
     if (registry_set) o.server.registry = nullptr;
     {
@@ -171,15 +176,104 @@ class Service::Impl {
     return client_;
   }
 
+  // Level and format set in code or by Init; empty ones leave the variables' choice.
+  static absl::Status ApplyLogOptions(const Options& o) {
+    if (!o.log_level.empty()) {
+      log::Level level;
+      if (absl::Status s = log::ParseLevel(o.log_level, &level); !s.ok()) return s;
+      log::SetLevel(level);
+    }
+    if (!o.log_format.empty()) {
+      log::Format format;
+      if (absl::Status s = log::ParseFormat(o.log_format, &format); !s.ok()) return s;
+      log::SetFormat(format);
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Start() {
     auto reg = Registry();
     if (!reg.ok())
       return absl::InvalidArgumentError(absl::StrCat("registry: ", reg.status().message()));
+    if (absl::Status s = ApplyLogOptions(options_); !s.ok()) return s;
     if (absl::Status s = RunHooks(options_.before_start, "before start", true); !s.ok()) return s;
     server::Server& srv = Server();
     srv.options().registry = *reg;
-    if (absl::Status s = srv.Start(); !s.ok()) return s;
+    if (!options_.trace_address.empty()) {
+      trace::Options t;
+      t.endpoint = options_.trace_address;
+      t.sample_ratio = options_.trace_sample;
+      t.service = options_.server.name;
+      t.service_version = options_.server.version;
+      if (absl::Status s = trace::Configure(t); !s.ok()) return s;
+      tracing_ = true;
+    }
+    if (!options_.metrics_address.empty()) {
+      if (absl::Status s = StartMetrics(); !s.ok()) return s;
+    }
+    if (absl::Status s = srv.Start(); !s.ok()) {
+      StopObservability();
+      return s;
+    }
     return RunHooks(options_.after_start, "after start", true);
+  }
+
+  absl::Status StartMetrics() {
+    metrics_ = std::make_unique<internal::HttpServer>();
+    metrics_->Handle("/metrics", [] {
+      return internal::HttpServer::Answer{200, "text/plain; version=0.0.4; charset=utf-8",
+                                          metrics::Text()};
+    });
+    {
+      std::string name = options_.server.name;
+      collector_ = metrics::AddCollector([this, name](std::string* out) {
+        std::shared_ptr<client::Client> c;
+        {
+          std::lock_guard<std::mutex> l(mu_);
+          c = client_;
+        }
+        if (c == nullptr) return;
+        registry::CacheStats st = c->selector().cache().Stats();
+        std::string l = absl::StrCat("{micro_name=\"", metrics::EscapeLabel(name), "\"} ");
+        absl::StrAppend(out,
+                        "# HELP micro_registry_lookups_total Registry lookups the client's cache "
+                        "made\n# TYPE micro_registry_lookups_total counter\n"
+                        "micro_registry_lookups_total",
+                        l, st.lookups, "\n");
+        absl::StrAppend(out,
+                        "# HELP micro_registry_watch_events_total Registry watch events applied "
+                        "to the cache\n# TYPE micro_registry_watch_events_total counter\n"
+                        "micro_registry_watch_events_total",
+                        l, st.events, "\n");
+        absl::StrAppend(out,
+                        "# HELP micro_registry_stale_served_total Answers given from an expired "
+                        "cache entry while the registry failed\n"
+                        "# TYPE micro_registry_stale_served_total counter\n"
+                        "micro_registry_stale_served_total",
+                        l, st.stale_served, "\n");
+        absl::StrAppend(out,
+                        "# HELP micro_registry_watches_total Registry watches started (1 + "
+                        "recoveries)\n# TYPE micro_registry_watches_total counter\n"
+                        "micro_registry_watches_total",
+                        l, st.watches, "\n");
+      });
+    }
+    if (absl::Status s = metrics_->Start(options_.metrics_address); !s.ok()) {
+      StopObservability();
+      return absl::UnavailableError(absl::StrCat("metrics: ", s.message()));
+    }
+    log::Info(absl::StrCat("service ", options_.server.name, ": metrics on http://",
+                           metrics_->address(), "/metrics"));
+    return absl::OkStatus();
+  }
+
+  void StopObservability() {
+    if (metrics_ != nullptr) metrics_->Stop();
+    metrics_.reset();
+    if (collector_ != 0) metrics::RemoveCollector(collector_);
+    collector_ = 0;
+    if (tracing_) trace::Shutdown();
+    tracing_ = false;
   }
 
   absl::Status Stop() {
@@ -192,6 +286,7 @@ class Service::Impl {
     }
     if (absl::Status s = RunHooks(options_.after_stop, "after stop", false); !s.ok())
       errors.emplace_back(s.message());
+    StopObservability();
     if (errors.empty()) return absl::OkStatus();
     return absl::InternalError(absl::StrJoin(errors, "; "));
   }
@@ -222,6 +317,9 @@ class Service::Impl {
   std::mutex mu_;
   std::unique_ptr<server::Server> server_;
   std::shared_ptr<client::Client> client_;
+  std::unique_ptr<internal::HttpServer> metrics_;
+  std::uint64_t collector_ = 0;
+  bool tracing_ = false;
 };
 
 Service::Service(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -319,6 +417,15 @@ Option WrapHandler(server::HandlerWrapper w) {
 }
 Option WrapClient(client::CallWrapper w) {
   return [w](Options& o) { o.client.wrappers.push_back(w); };
+}
+Option MetricsAddress(std::string address) {
+  return [address](Options& o) { o.metrics_address = address; };
+}
+Option TraceAddress(std::string collector, double sample) {
+  return [collector, sample](Options& o) {
+    o.trace_address = collector;
+    o.trace_sample = sample;
+  };
 }
 Option BeforeStart(Hook h) {
   return [h](Options& o) { o.before_start.push_back(h); };

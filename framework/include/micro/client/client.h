@@ -21,7 +21,17 @@
 #include "absl/strings/string_view.h"
 #include "micro/client/options.h"
 
+namespace micro::server {
+struct Context;
+}
+
 namespace micro::client {
+
+// The options for a call made while serving `ctx`, as go-micro passes its
+// context on: the incoming metadata (x-request-id, authorization, ...; keys in
+// `options.metadata` win), the deadline (the earlier of the incoming one and
+// options.timeout), cancellation with the incoming call, and the trace.
+CallOptions FromContext(const server::Context& ctx, CallOptions options = {});
 
 class Client {
  public:

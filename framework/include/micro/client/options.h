@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "micro/cancel.h"
 #include "micro/registry/registry.h"
 #include "micro/selector/selector.h"
+#include "micro/trace.h"
 
 namespace google::protobuf {
 class Message;
@@ -19,13 +21,22 @@ class Message;
 
 namespace micro::client {
 
-// Per call; a zero or negative value means "the client's default".
+// Per call; a zero or negative value means "the client's default". Inside a
+// handler, client::FromContext(ctx, options) fills in what the incoming call
+// passes on: its deadline, metadata, cancellation and trace.
 struct CallOptions {
   std::chrono::milliseconds timeout{0};         // whole call, retries included
   int retries = -1;                             // extra attempts on another node
   std::map<std::string, std::string> metadata;  // sent lower-cased
   std::string content_type;                     // default: the client's
   std::vector<selector::Filter> filters;        // which nodes may be picked
+  // The call ends by this time at the latest, whatever `timeout` says (the
+  // earlier of the two wins): an incoming call's deadline.
+  std::chrono::system_clock::time_point deadline = std::chrono::system_clock::time_point::max();
+  // When it is cancelled the call ends with CANCELLED and is not retried.
+  std::shared_ptr<Cancellation> cancel;
+  // The span this call is a child of (an incoming call's); none: a new trace.
+  trace::SpanContext parent;
 };
 
 // Describes one call to wrappers.

@@ -7,10 +7,13 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "micro/cancel.h"
+#include "micro/trace.h"
 
 namespace google::protobuf {
 class Message;
@@ -26,9 +29,15 @@ struct Context {
   std::string content_type;  // "application/grpc+proto" or "application/grpc+json"
   std::map<std::string, std::string> metadata;  // lower-case keys
   std::chrono::system_clock::time_point deadline = std::chrono::system_clock::time_point::max();
+  // Cancelled when the caller cancels, the deadline passes or the server stops
+  // the call; calls made with client::FromContext(ctx) end with it.
+  std::shared_ptr<Cancellation> cancel;
+  trace::SpanContext span;  // this call's span (its trace goes on to calls made for it)
+  std::string request_id;   // the x-request-id metadata, or ""
 
   // The metadata value for a (case-insensitive) key, or "".
   absl::string_view Metadata(absl::string_view key) const;
+  bool cancelled() const { return cancel != nullptr && cancel->cancelled(); }
 };
 
 using HandlerFn = std::function<absl::Status(Context& ctx, const google::protobuf::Message& request,

@@ -1,0 +1,432 @@
+// What a call passes on to the calls its handler makes (deadline, metadata,
+// cancellation, trace context), and what every service reports about itself
+// (metrics, logs, health). Real gRPC on 127.0.0.1, the memory registry.
+#include <catch2/catch.hpp>
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <future>
+#include <mutex>
+
+#include "absl/strings/str_split.h"
+#include "core/wire.h"
+#include "greeter.micro.h"
+#include "http_util.h"
+#include "micro/log.h"
+#include "micro/metrics.h"
+#include "micro/micro.h"
+#include "micro/registry/memory.h"
+#include "micro/trace.h"
+#include "nlohmann/json.hpp"
+#include "process.h"
+#include "test_util.h"
+
+namespace reg = micro::registry;
+using namespace std::chrono_literals;
+using micro::testing::Eventually;
+using Clock = std::chrono::system_clock;
+
+namespace {
+
+// The last hop: records what it was given; "wait" blocks until the call is cancelled.
+class Back : public helloworld::GreeterHandler {
+ public:
+  std::mutex mu;
+  micro::server::Context seen;
+  std::atomic<bool> saw_cancel{false}, waiting{false};
+  std::atomic<long long> left_when_cancelled_ms{0};
+
+  absl::Status Hello(micro::server::Context& ctx, const helloworld::Request& req,
+                     helloworld::Response* rsp) override {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      seen = ctx;
+    }
+    if (req.name() == "wait") {
+      waiting = true;
+      std::promise<void> cancelled;
+      auto handle = ctx.cancel->OnCancel([&] { cancelled.set_value(); });
+      if (cancelled.get_future().wait_for(60s) == std::future_status::ready) {
+        left_when_cancelled_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline - Clock::now())
+                .count();
+        saw_cancel = true;
+      }
+      ctx.cancel->Remove(handle);
+      return micro::errors::Timeout("back", "gave up");
+    }
+    rsp->set_msg("back " + req.name());
+    return absl::OkStatus();
+  }
+};
+
+// The first hop: calls "back" with its own context (and, for "short", a shorter timeout).
+class Front : public helloworld::GreeterHandler {
+ public:
+  Front(std::string back, std::shared_ptr<micro::client::Client> c)
+      : back_(std::move(back), std::move(c)) {}
+  absl::Status Hello(micro::server::Context& ctx, const helloworld::Request& req,
+                     helloworld::Response* rsp) override {
+    micro::client::CallOptions o;
+    if (req.name() == "short") o.timeout = 200ms;
+    if (req.name() == "own") o.metadata["X-Tenant"] = "own";
+    if (req.name() == "async") {
+      std::promise<absl::StatusOr<helloworld::Response>> p;
+      back_.HelloAsync(ctx, req,
+                       [&](absl::StatusOr<helloworld::Response> r) { p.set_value(std::move(r)); });
+      auto r = p.get_future().get();
+      if (!r.ok()) return r.status();
+      *rsp = *r;
+      return absl::OkStatus();
+    }
+    return back_.Hello(ctx, req, rsp, o);
+  }
+
+ private:
+  helloworld::GreeterService back_;
+};
+
+struct Chain {
+  std::shared_ptr<reg::Registry> registry = reg::NewMemoryRegistry();
+  std::shared_ptr<Back> back = std::make_shared<Back>();
+  std::unique_ptr<micro::server::Server> front_server, back_server;
+  std::shared_ptr<micro::client::Client> client;
+
+  // Services "front<suffix>" and "back<suffix>" (metrics are per process: tests that count
+  // use names of their own).
+  explicit Chain(const std::string& suffix = "") {
+    micro::client::ClientOptions co;
+    co.registry = registry;
+    co.backoff = [](int) { return 1ms; };
+    client = std::make_shared<micro::client::Client>(co);
+    back_server = Start("back" + suffix, back);
+    front_server = Start("front" + suffix, std::make_shared<Front>("back" + suffix, client));
+  }
+
+  std::unique_ptr<micro::server::Server> Start(const std::string& name,
+                                               std::shared_ptr<helloworld::GreeterHandler> h) {
+    micro::server::ServerOptions o;
+    o.name = name;
+    o.address = "127.0.0.1:0";
+    o.registry = registry;
+    o.drain_grace = 0ms;
+    auto s = std::make_unique<micro::server::Server>(o);
+    REQUIRE(helloworld::RegisterGreeterHandler(*s, h).ok());
+    REQUIRE(s->Start().ok());
+    return s;
+  }
+
+  micro::server::Context Seen() {
+    std::lock_guard<std::mutex> l(back->mu);
+    return back->seen;
+  }
+};
+
+helloworld::Request Named(const std::string& n) {
+  helloworld::Request r;
+  r.set_name(n);
+  return r;
+}
+
+long long LeftMs(Clock::time_point deadline) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+}
+
+}  // namespace
+
+TEST_CASE("a handler's calls inherit its deadline, and a shorter timeout of their own wins") {
+  Chain chain;
+  helloworld::GreeterService front("front", chain.client);
+  micro::client::CallOptions o;
+  o.timeout = 3s;
+  auto r = front.Hello(Named("x"), o);
+  REQUIRE(r.ok());
+  CHECK(r->msg() == "back x");
+  // Without propagation the second hop would get the client default (30 s).
+  // (gRPC rounds a deadline up to its timeout units, and servers read it from a cached clock:
+  // a few ms either way.)
+  long long left = LeftMs(chain.Seen().deadline);
+  CHECK(left < 3100);
+  CHECK(left > 0);
+
+  REQUIRE(front.Hello(Named("short"), o).ok());
+  CHECK(LeftMs(chain.Seen().deadline) < 300);
+
+  REQUIRE(front.Hello(Named("async"), o).ok());
+  CHECK(LeftMs(chain.Seen().deadline) < 3100);
+}
+
+TEST_CASE("a handler's calls carry the incoming metadata, and keys the call sets win") {
+  Chain chain;
+  helloworld::GreeterService front("front", chain.client);
+  micro::client::CallOptions o;
+  o.metadata = {{"X-Request-Id", "req-42"}, {"x-tenant", "acme"}};
+  REQUIRE(front.Hello(Named("x"), o).ok());
+  micro::server::Context seen = chain.Seen();
+  CHECK(seen.Metadata("x-request-id") == "req-42");
+  CHECK(seen.request_id == "req-42");
+  CHECK(seen.Metadata("x-tenant") == "acme");
+  // go-micro's own keys are the hop's, not copied: one content type, one timeout.
+  CHECK(seen.Metadata("x-content-type") == "application/grpc+proto");
+
+  REQUIRE(front.Hello(Named("own"), o).ok());
+  CHECK(chain.Seen().Metadata("x-tenant") == "own");
+}
+
+TEST_CASE("cancelling a call cancels the calls its handler made, down the chain") {
+  Chain chain;
+  auto cancel = std::make_shared<micro::Cancellation>();
+  micro::client::CallOptions o;
+  o.timeout = 30s;
+  o.cancel = cancel;
+  helloworld::Response rsp;
+  std::promise<absl::Status> done;
+  chain.client->CallAsync(
+      "front", "Greeter.Hello", Named("wait"), &rsp, [&](absl::Status s) { done.set_value(s); }, o);
+  REQUIRE(Eventually([&] { return chain.back->waiting.load(); }));
+  cancel->Cancel();
+  absl::Status s = done.get_future().get();
+  CHECK(absl::IsCancelled(s));
+  CHECK(micro::errors::FromStatus(s).id == "go.micro.client");
+  // The last hop learnt of it through its own context, long before its deadline.
+  REQUIRE(Eventually([&] { return chain.back->saw_cancel.load(); }));
+  CHECK(chain.back->left_when_cancelled_ms > 10000);
+
+  // A call made with a context already cancelled does not go out.
+  helloworld::GreeterService back("back", chain.client);
+  micro::client::CallOptions late;
+  late.cancel = cancel;
+  CHECK(absl::IsCancelled(back.Hello(Named("x"), &rsp, late)));
+}
+
+TEST_CASE("a synchronous call is cancelled too, and its deadline ends the next hop's wait") {
+  Chain chain;
+  helloworld::GreeterService front("front", chain.client);
+  auto cancel = std::make_shared<micro::Cancellation>();
+  micro::client::CallOptions o;
+  o.timeout = 30s;
+  o.cancel = cancel;
+  auto result = std::async(std::launch::async, [&] { return front.Hello(Named("wait"), o); });
+  REQUIRE(Eventually([&] { return chain.back->waiting.load(); }));
+  cancel->Cancel();
+  CHECK(absl::IsCancelled(result.get().status()));
+  REQUIRE(Eventually([&] { return chain.back->saw_cancel.load(); }));
+
+  // The incoming deadline passing cancels the hop below as well.
+  chain.back->saw_cancel = false;
+  chain.back->waiting = false;
+  micro::client::CallOptions shortly;
+  shortly.timeout = 300ms;
+  CHECK(!front.Hello(Named("wait"), shortly).ok());
+  REQUIRE(Eventually([&] { return chain.back->saw_cancel.load(); }));
+}
+
+TEST_CASE("traceparent: a valid one is continued, a malformed one is ignored") {
+  micro::trace::SpanContext c;
+  REQUIRE(micro::trace::SpanContext::Parse(
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", &c));
+  CHECK(c.TraceId() == "4bf92f3577b34da6a3ce929d0e0e4736");
+  CHECK(c.SpanId() == "00f067aa0ba902b7");
+  CHECK(c.sampled);
+  CHECK(c.Traceparent() == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  // A later version may add fields; version ff, upper case, zero ids and bad lengths are invalid.
+  CHECK(micro::trace::SpanContext::Parse(
+      "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-extra", &c));
+  CHECK_FALSE(c.sampled);
+  for (const char* bad : {"", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+                          "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                          "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                          "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                          "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                          "00-4bf92f3577b34da6a3ce929d0e0e473-600f067aa0ba902b7-01",
+                          "00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01"}) {
+    INFO(bad);
+    CHECK_FALSE(micro::trace::SpanContext::Parse(bad, &c));
+  }
+
+  // Without a recorder the caller's trace passes through every hop unchanged.
+  Chain chain;
+  helloworld::GreeterService front("front", chain.client);
+  micro::client::CallOptions o;
+  o.metadata["traceparent"] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  o.metadata["tracestate"] = "vendor=1";
+  REQUIRE(front.Hello(Named("x"), o).ok());
+  micro::server::Context seen = chain.Seen();
+  CHECK(seen.span.TraceId() == "4bf92f3577b34da6a3ce929d0e0e4736");
+  CHECK(seen.span.state == "vendor=1");
+  CHECK(seen.Metadata("traceparent") == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  o.metadata["traceparent"] = "garbage";
+  REQUIRE(front.Hello(Named("x"), o).ok());
+  CHECK_FALSE(chain.Seen().span.valid());
+}
+
+TEST_CASE(
+    "metrics count requests by endpoint and outcome, client calls by target, in Prometheus text") {
+  Chain chain(".metrics");
+  helloworld::GreeterService front("front.metrics", chain.client);
+  for (int i = 0; i < 3; ++i) REQUIRE(front.Hello(Named("x")).ok());
+  micro::client::CallOptions shortly;
+  shortly.timeout = 200ms;
+  CHECK(!front.Hello(Named("wait"), shortly).ok());
+  std::string front_labels =
+      absl::StrCat("micro_name=\"front.metrics\",micro_version=\"latest\",micro_id=\"",
+                   chain.front_server->options().id, "\",micro_endpoint=\"Greeter.Hello\"");
+  // The handler that timed out ends just after its caller gave up.
+  std::string text;
+  REQUIRE(Eventually([&] {
+    text = micro::metrics::Text();
+    return text.find(absl::StrCat("micro_requests_in_flight{", front_labels, "} 0")) !=
+           std::string::npos;
+  }));
+  CHECK_THAT(text, Catch::Contains(absl::StrCat("micro_request_total{", front_labels,
+                                                ",micro_status=\"success\"} 3")));
+  CHECK_THAT(text, Catch::Contains(absl::StrCat("micro_request_total{", front_labels,
+                                                ",micro_status=\"failure\"} 1")));
+  CHECK_THAT(text, Catch::Contains(
+                       absl::StrCat("micro_request_duration_seconds_count{", front_labels, "} 4")));
+  CHECK_THAT(text, Catch::Contains(absl::StrCat("micro_request_duration_seconds_bucket{",
+                                                front_labels, ",le=\"+Inf\"} 4")));
+  CHECK_THAT(text, Catch::Contains("# TYPE micro_request_duration_seconds histogram"));
+  CHECK_THAT(text, Catch::Contains("# TYPE micro_latency_microseconds summary"));
+  // The client side, by target: front's calls to back, ours to front.
+  CHECK_THAT(text, Catch::Contains(
+                       "micro_client_request_total{micro_service=\"back.metrics\",micro_endpoint="
+                       "\"Greeter.Hello\",micro_status=\"success\"} 3"));
+  CHECK_THAT(text,
+             Catch::Contains("micro_client_request_errors_total{micro_service=\"front."
+                             "metrics\",micro_endpoint=\"Greeter.Hello\",micro_code=\"408\"} 1"));
+  CHECK_THAT(text, Catch::Contains("micro_registry_registrations_total{micro_name=\"front."
+                                   "metrics\",result=\"ok\"}"));
+  // Every family is declared once.
+  std::size_t first = text.find("# TYPE micro_request_total counter");
+  REQUIRE(first != std::string::npos);
+  CHECK(text.find("# TYPE micro_request_total counter", first + 1) == std::string::npos);
+}
+
+TEST_CASE("a service serves /metrics on --metrics_address") {
+  int port = micro::testing::FreePort();
+  auto svc = micro::NewService(micro::Name("metrics.test"), micro::Address("127.0.0.1:0"),
+                               micro::Registry("memory://"));
+  std::string flag = absl::StrCat("--metrics_address=127.0.0.1:", port);
+  char* argv[] = {const_cast<char*>("svc"), const_cast<char*>(flag.c_str())};
+  REQUIRE(svc->Init(2, argv).ok());
+  REQUIRE(helloworld::RegisterGreeterHandler(svc->server(), std::make_shared<Back>()).ok());
+  (void)svc->client();
+  REQUIRE(svc->Start().ok());
+  helloworld::GreeterService self("metrics.test", svc->client());
+  REQUIRE(self.Hello(Named("x")).ok());
+  auto a = micro::testing::HttpDo(port, "GET", "/metrics", "");
+  CHECK(a.status == 200);
+  CHECK_THAT(a.headers["content-type"], Catch::StartsWith("text/plain; version=0.0.4"));
+  CHECK_THAT(a.body, Catch::Contains("micro_name=\"metrics.test\""));
+  CHECK_THAT(a.body, Catch::Contains("micro_registry_lookups_total{micro_name=\"metrics.test\"}"));
+  CHECK(micro::testing::HttpDo(port, "GET", "/nothing", "").status == 404);
+  CHECK(micro::testing::HttpDo(port, "POST", "/metrics", "x").status == 405);
+  // Garbage gets a 400, and the endpoint keeps serving.
+  {
+    micro::testing::HttpConnection c(port);
+    auto bad = c.Exchange("NOT HTTP AT ALL\r\n\r\n");
+    CHECK((bad.status == 400 || bad.status == 0));
+  }
+  CHECK(micro::testing::HttpDo(port, "GET", "/metrics", "").status == 200);
+  REQUIRE(svc->Stop().ok());
+  CHECK(micro::testing::HttpDo(port, "GET", "/metrics", "").status == 0);
+}
+
+TEST_CASE("log settings: unknown levels and formats are errors that name the choices") {
+  for (const char* flag : {"--log_level=loud", "--log_format=xml"}) {
+    auto svc = micro::NewService(micro::Name("log.test"), micro::Registry("memory://"));
+    char* argv[] = {const_cast<char*>("svc"), const_cast<char*>(flag)};
+    absl::Status s = svc->Init(2, argv);
+    INFO(flag);
+    REQUIRE(absl::IsInvalidArgument(s));
+    CHECK_THAT(std::string(s.message()), Catch::Contains("is not one of"));
+  }
+  auto svc = micro::NewService(micro::Name("log.test"), micro::Registry("memory://"));
+  char* argv[] = {const_cast<char*>("svc"), const_cast<char*>("--trace_sample=2")};
+  CHECK(absl::IsInvalidArgument(svc->Init(2, argv)));
+}
+
+TEST_CASE("log lines written while serving a call carry its service, request id and trace id") {
+  // Capture stderr in a file while one call runs.
+  micro::testing::ScratchDir dir;
+  std::string path = dir.path() + "/log.txt";
+  fflush(stderr);
+  int saved = dup(2);
+  FILE* f = fopen(path.c_str(), "w");
+  REQUIRE(f != nullptr);
+  dup2(fileno(f), 2);
+  micro::log::SetFormat(micro::log::Format::kJson);
+  {
+    micro::log::Scope scope("geo", "req-7", "4bf92f3577b34da6a3ce929d0e0e4736");
+    micro::log::Info("looking up \"hotels\"");
+  }
+  micro::log::Info("outside");
+  micro::log::SetFormat(micro::log::Format::kText);
+  {
+    micro::log::Scope scope("geo", "req-8", "");
+    micro::log::Warn("text line");
+  }
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  fclose(f);
+  std::ifstream in(path);
+  std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
+  REQUIRE(lines.size() == 3);
+  auto j = nlohmann::json::parse(lines[0]);
+  CHECK(j["level"] == "info");
+  CHECK(j["msg"] == "looking up \"hotels\"");
+  CHECK(j["service"] == "geo");
+  CHECK(j["request_id"] == "req-7");
+  CHECK(j["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736");
+  CHECK(nlohmann::json::parse(lines[1]).count("request_id") == 0);
+  CHECK_THAT(lines[2], Catch::Contains("WARN text line service=geo request_id=req-8"));
+}
+
+TEST_CASE(
+    "health: SERVING for the registered name and each proto service, NOT_SERVING once the drain "
+    "starts") {
+  micro::server::ServerOptions o;
+  o.name = "health.test";
+  o.address = "127.0.0.1:0";
+  o.registry = reg::NewMemoryRegistry();
+  o.drain_grace = 1500ms;
+  micro::server::Server server(o);
+  REQUIRE(helloworld::RegisterGreeterHandler(server, std::make_shared<Back>()).ok());
+  REQUIRE(server.Start().ok());
+  auto channel = grpc::CreateChannel(server.listen_address(), grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  // grpc.health.v1.HealthCheckRequest{service = 1} -> HealthCheckResponse{status = 1}:
+  // the status number, or minus the gRPC error code.
+  auto check = [&](const std::string& name) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(Clock::now() + 5s);
+    std::string body;
+    if (!name.empty()) body = std::string("\x0a") + static_cast<char>(name.size()) + name;
+    grpc::ByteBuffer req = micro::internal::BytesOf(body), rsp;
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &req, &rsp,
+                   [&](grpc::Status s) { done.set_value(s); });
+    grpc::Status s = done.get_future().get();
+    if (!s.ok()) return -static_cast<int>(s.error_code());
+    std::string out = micro::internal::StringOf(rsp);
+    return out.size() == 2 && out[0] == 0x08 ? static_cast<int>(out[1]) : 0;
+  };
+  const int serving = 1, not_serving = 2;
+  CHECK(check("") == serving);
+  CHECK(check("health.test") == serving);
+  CHECK(check("helloworld.Greeter") == serving);
+  CHECK(check("nobody") == -grpc::StatusCode::NOT_FOUND);
+  auto stopped = std::async(std::launch::async, [&] { return server.Stop(); });
+  // During the drain grace the server still answers, and says it is going.
+  REQUIRE(Eventually([&] { return check("health.test") == not_serving; }));
+  CHECK(check("helloworld.Greeter") == not_serving);
+  CHECK(check("") == not_serving);
+  CHECK(stopped.get().ok());
+}
