@@ -14,6 +14,8 @@ packages=(
   catch2 curl procps iproute2 clang libclang-rt-14-dev
   # real registries and tools for the integration tests, the gateway load test and compose checks
   etcd-server etcd-client wrk docker-compose python3-yaml openssl
+  # observability tests: a real Prometheus server, and a venv for the official OTLP protos
+  prometheus python3-venv
 )
 
 missing=()
@@ -55,7 +57,8 @@ install_consul() {
 have_consul() { [[ -x "$CONSUL_CACHE/root/usr/bin/consul" && -x /usr/local/bin/consul ]]; }
 
 if ((${#missing[@]} == 0)) && have_consul; then
-  echo "install-deps: all ${#packages[@]} packages and consul present"
+  bash "$(dirname "$0")/../tests/tools/otel-venv.sh" >/dev/null
+  echo "install-deps: all ${#packages[@]} packages, consul and the OTLP venv present"
   exit 0
 fi
 
@@ -72,4 +75,5 @@ if ((${#missing[@]} > 0)); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 have_consul || install_consul
+bash "$(dirname "$0")/../tests/tools/otel-venv.sh" >/dev/null
 echo "install-deps: done ($(consul version | head -1))"

@@ -14,7 +14,7 @@
 
 #include "absl/strings/str_split.h"
 #include "core/wire.h"
-#include "greeter.micro.h"
+#include "greeter_chain.h"
 #include "http_util.h"
 #include "micro/log.h"
 #include "micro/metrics.h"
@@ -27,110 +27,13 @@
 
 namespace reg = micro::registry;
 using namespace std::chrono_literals;
+using micro::testing::Back;
+using micro::testing::Chain;
 using micro::testing::Eventually;
+using micro::testing::Named;
 using Clock = std::chrono::system_clock;
 
 namespace {
-
-// The last hop: records what it was given; "wait" blocks until the call is cancelled.
-class Back : public helloworld::GreeterHandler {
- public:
-  std::mutex mu;
-  micro::server::Context seen;
-  std::atomic<bool> saw_cancel{false}, waiting{false};
-  std::atomic<long long> left_when_cancelled_ms{0};
-
-  absl::Status Hello(micro::server::Context& ctx, const helloworld::Request& req,
-                     helloworld::Response* rsp) override {
-    {
-      std::lock_guard<std::mutex> l(mu);
-      seen = ctx;
-    }
-    if (req.name() == "wait") {
-      waiting = true;
-      std::promise<void> cancelled;
-      auto handle = ctx.cancel->OnCancel([&] { cancelled.set_value(); });
-      if (cancelled.get_future().wait_for(60s) == std::future_status::ready) {
-        left_when_cancelled_ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline - Clock::now())
-                .count();
-        saw_cancel = true;
-      }
-      ctx.cancel->Remove(handle);
-      return micro::errors::Timeout("back", "gave up");
-    }
-    rsp->set_msg("back " + req.name());
-    return absl::OkStatus();
-  }
-};
-
-// The first hop: calls "back" with its own context (and, for "short", a shorter timeout).
-class Front : public helloworld::GreeterHandler {
- public:
-  Front(std::string back, std::shared_ptr<micro::client::Client> c)
-      : back_(std::move(back), std::move(c)) {}
-  absl::Status Hello(micro::server::Context& ctx, const helloworld::Request& req,
-                     helloworld::Response* rsp) override {
-    micro::client::CallOptions o;
-    if (req.name() == "short") o.timeout = 200ms;
-    if (req.name() == "own") o.metadata["X-Tenant"] = "own";
-    if (req.name() == "async") {
-      std::promise<absl::StatusOr<helloworld::Response>> p;
-      back_.HelloAsync(ctx, req,
-                       [&](absl::StatusOr<helloworld::Response> r) { p.set_value(std::move(r)); });
-      auto r = p.get_future().get();
-      if (!r.ok()) return r.status();
-      *rsp = *r;
-      return absl::OkStatus();
-    }
-    return back_.Hello(ctx, req, rsp, o);
-  }
-
- private:
-  helloworld::GreeterService back_;
-};
-
-struct Chain {
-  std::shared_ptr<reg::Registry> registry = reg::NewMemoryRegistry();
-  std::shared_ptr<Back> back = std::make_shared<Back>();
-  std::unique_ptr<micro::server::Server> front_server, back_server;
-  std::shared_ptr<micro::client::Client> client;
-
-  // Services "front<suffix>" and "back<suffix>" (metrics are per process: tests that count
-  // use names of their own).
-  explicit Chain(const std::string& suffix = "") {
-    micro::client::ClientOptions co;
-    co.registry = registry;
-    co.backoff = [](int) { return 1ms; };
-    client = std::make_shared<micro::client::Client>(co);
-    back_server = Start("back" + suffix, back);
-    front_server = Start("front" + suffix, std::make_shared<Front>("back" + suffix, client));
-  }
-
-  std::unique_ptr<micro::server::Server> Start(const std::string& name,
-                                               std::shared_ptr<helloworld::GreeterHandler> h) {
-    micro::server::ServerOptions o;
-    o.name = name;
-    o.address = "127.0.0.1:0";
-    o.registry = registry;
-    o.drain_grace = 0ms;
-    auto s = std::make_unique<micro::server::Server>(o);
-    REQUIRE(helloworld::RegisterGreeterHandler(*s, h).ok());
-    REQUIRE(s->Start().ok());
-    return s;
-  }
-
-  micro::server::Context Seen() {
-    std::lock_guard<std::mutex> l(back->mu);
-    return back->seen;
-  }
-};
-
-helloworld::Request Named(const std::string& n) {
-  helloworld::Request r;
-  r.set_name(n);
-  return r;
-}
 
 long long LeftMs(Clock::time_point deadline) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();

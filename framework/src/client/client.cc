@@ -84,6 +84,7 @@ Metadata WireMetadata(const CallOptions& opts, const std::string& content_type) 
   md.reserve(opts.metadata.size() + 2);
   for (const auto& [k, v] : opts.metadata) {
     std::string key = absl::AsciiStrToLower(k);
+    if (key == "traceparent" || key == "tracestate") continue;  // the call's own span goes
     if (LegalKey(key) && LegalValue(v)) md.emplace_back(std::move(key), v);
   }
   md.emplace_back("x-content-type", content_type);
@@ -109,22 +110,37 @@ absl::Status CancelledError(absl::string_view service) {
 // The client span of one call: recorded when tracing is on and the trace is
 // sampled; without a recorder the caller's trace context goes on unchanged.
 struct ClientSpan {
-  trace::SpanContext context;
+  trace::SpanContext context, parent;
   bool record = false;
   std::chrono::system_clock::time_point start;
+
+  // The parent: CallOptions::parent, else a traceparent the caller put in the metadata.
+  static trace::SpanContext ParentOf(const CallOptions& o) {
+    if (o.parent.valid() || o.metadata.empty()) return o.parent;
+    trace::SpanContext p;
+    for (const auto& [k, v] : o.metadata) {
+      if (absl::EqualsIgnoreCase(k, "traceparent")) (void)trace::SpanContext::Parse(v, &p);
+    }
+    if (!p.valid()) return o.parent;
+    for (const auto& [k, v] : o.metadata) {
+      if (absl::EqualsIgnoreCase(k, "tracestate")) p.state = v;
+    }
+    return p;
+  }
 
   static ClientSpan Begin(const CallOptions& o) {
     ClientSpan s;
     bool enabled = trace::Enabled();
-    if (o.parent.valid()) {
-      s.context = o.parent;
-      s.record = enabled && o.parent.sampled;
+    s.parent = ParentOf(o);
+    if (s.parent.valid()) {
+      s.context = s.parent;
+      s.record = enabled && s.parent.sampled;
     } else if (enabled) {
       s.context.trace_id = trace::NewTraceId();
       s.context.sampled = trace::SampleNew();
       s.record = s.context.sampled;
     }
-    if (s.record || (enabled && !o.parent.valid())) s.context.span_id = trace::NewSpanId();
+    if (s.record || (enabled && !s.parent.valid())) s.context.span_id = trace::NewSpanId();
     if (s.record) s.start = std::chrono::system_clock::now();
     return s;
   }
@@ -140,7 +156,7 @@ struct ClientSpan {
     if (!record) return;
     trace::Span span;
     span.context = context;
-    span.parent = o.parent.valid() ? o.parent.span_id : std::array<std::uint8_t, 8>{};
+    span.parent = parent.valid() ? parent.span_id : std::array<std::uint8_t, 8>{};
     span.kind = trace::Kind::kClient;
     span.name = std::string(endpoint);
     span.start = start;
