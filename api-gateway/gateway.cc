@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "micro/errors.h"
 #include "micro/log.h"
+#include "micro/metrics.h"
 #include "micro/plugin/net.h"
 #include "micro/trace.h"
 #include "request.h"
@@ -191,7 +192,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (path == "/metrics") {
       route_ = "/metrics";
-      return Send(200, gw_->metrics.Text(), "text/plain; version=0.0.4");
+      // The gateway's HTTP side, then its client's calls by target service and its tracer.
+      return Send(200, gw_->metrics.Text() + micro::metrics::Text(), "text/plain; version=0.0.4");
     }
     beast::string_view rid = req["X-Request-Id"];
     request_id_ = RequestId(absl::string_view(rid.data(), rid.size()));

@@ -10,6 +10,12 @@
 #   bash deploy/demo.sh --once               print the answers and stop (for scripts and CI)
 #   bash deploy/demo.sh --port 8080          the gateway's port (default 8080, or $MICRO_DEMO_PORT)
 #   bash deploy/demo.sh --no-build           use what is built already ($MICRO_BUILD_DIR, default build)
+#   bash deploy/demo.sh --prometheus         also run a Prometheus server scraping every process
+#
+# Every service serves Prometheus metrics (--metrics_address, printed at start; the gateway on
+# its own port, /metrics) and a scrape config for them is written next to the logs. Set
+# MICRO_TRACE_ADDRESS=http://host:4318 to send spans to an OTLP collector, MICRO_LOG_FORMAT=json
+# for JSON logs (docs/operations.md).
 #
 # mDNS runs as mdns://127.0.0.1: nothing reaches the LAN.
 set -euo pipefail
@@ -17,6 +23,7 @@ cd "$(dirname "$0")/.."
 
 registry=mdns
 once=0
+prometheus=0
 build_it=1
 port=${MICRO_DEMO_PORT:-8080}
 build=${MICRO_BUILD_DIR:-build}
@@ -26,7 +33,8 @@ while (($#)); do
     --port) port=${2:?--port needs a number}; shift 2 ;;
     --once) once=1; shift ;;
     --no-build) build_it=0; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --prometheus) prometheus=1; shift ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -79,9 +87,10 @@ start() {  # name, command...
   names+=("$name")
 }
 
+free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
 if [[ $registry == consul ]]; then
   command -v consul >/dev/null || { echo "demo: consul not found; run deploy/install-deps.sh" >&2; exit 1; }
-  free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
   cport=$(free)
   echo "== starting a Consul dev agent on 127.0.0.1:$cport"
   start consul consul agent -dev -bind 127.0.0.1 -client 127.0.0.1 -http-port "$cport" -dns-port -1 \
@@ -94,7 +103,6 @@ if [[ $registry == consul ]]; then
   export MICRO_REGISTRY=consul://127.0.0.1:$cport
 elif [[ $registry == etcd ]]; then
   command -v etcd >/dev/null || { echo "demo: etcd not found; run deploy/install-deps.sh" >&2; exit 1; }
-  free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
   eport=$(free)
   pport=$(free)
   echo "== starting an etcd member on 127.0.0.1:$eport"
@@ -116,10 +124,37 @@ unset MICRO_REGISTRY_ADDRESS
 export MICRO_REGISTRY_CACHE_DIR=$workdir/registry-cache
 
 echo "== starting ${services[*]} and api-gateway on 127.0.0.1, registry $MICRO_REGISTRY"
+targets=()
 for s in "${services[@]}"; do
-  start "hotel-$s" "$build/services/hotel-$s" --server_address 127.0.0.1:0
+  mport=$(free)
+  targets+=("127.0.0.1:$mport")
+  start "hotel-$s" "$build/services/hotel-$s" --server_address 127.0.0.1:0 \
+    --metrics_address "127.0.0.1:$mport"
 done
 start api-gateway "$build/api-gateway/api-gateway" --address "127.0.0.1:$port"
+targets+=("127.0.0.1:$port")
+echo "   metrics: ${targets[*]/%//metrics}"
+# A Prometheus scrape config for all of them (prometheus --config.file=...).
+{
+  echo "global: {scrape_interval: 1s, evaluation_interval: 1s}"
+  echo "scrape_configs:"
+  echo "  - job_name: micro"
+  echo "    static_configs:"
+  echo "      - targets: [$(IFS=,; echo "${targets[*]}")]"
+} >"$workdir/prometheus.yml"
+echo "   scrape config: $workdir/prometheus.yml"
+if ((prometheus)); then
+  command -v prometheus >/dev/null || { echo "demo: prometheus not found; run deploy/install-deps.sh" >&2; exit 1; }
+  pport=$(free)
+  start prometheus prometheus --config.file "$workdir/prometheus.yml" \
+    --storage.tsdb.path "$workdir/prometheus-data" --web.listen-address "127.0.0.1:$pport" \
+    --log.level warn
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$pport/-/ready" >/dev/null && break
+    sleep 0.2
+  done
+  echo "   prometheus: http://127.0.0.1:$pport (query: sum by (micro_endpoint) (micro_request_total))"
+fi
 echo "   pids: ${pids[*]}"
 
 url="http://127.0.0.1:$port/hotel/rates"
