@@ -68,7 +68,7 @@ at_least 'sum(micro_request_duration_seconds_count{micro_endpoint="Profile.GetPr
 at_least 'count(micro_registry_last_heartbeat_timestamp_seconds > 0)' 5
 at_least 'count(up == 1)' 6
 echo "== histogram quantile over the scraped buckets"
-q=$(value 'histogram_quantile(0.99, sum by (le) (rate(micro_request_duration_seconds_bucket{micro_endpoint="Hotel.Rates"}[1m])))')
-[[ -n $q ]] || fail "no p99 for Hotel.Rates"
+q=$(value 'histogram_quantile(0.99, sum by (le) (micro_request_duration_seconds_bucket{micro_endpoint="Hotel.Rates"}))')
+python3 -c "import sys; v=float(\"$q\"); sys.exit(0 if 0 < v < 100 else 1)" || fail "p99 for Hotel.Rates: \"$q\""
 echo "   p99 Hotel.Rates: $q s"
 echo "PASS"

@@ -14,6 +14,7 @@
 #include "micro/metrics.h"
 #include "micro/trace.h"
 #include "nlohmann/json.hpp"
+#include "otlp_collector.h"
 #include "process.h"
 #include "test_util.h"
 
@@ -21,46 +22,11 @@ using micro::testing::Chain;
 using micro::testing::Eventually;
 using micro::testing::Named;
 using json = nlohmann::json;
+using micro::testing::Collector;
 
 namespace {
 
 constexpr char kOutside[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-// The collector, on a free loopback port, writing spans to a file.
-struct Collector {
-  micro::testing::ScratchDir dir;
-  int port = micro::testing::FreePort();
-  std::string out = dir.path() + "/spans.jsonl";
-  std::unique_ptr<micro::testing::Process> process;
-
-  Collector() {
-    std::string python = micro::testing::RunOutput(
-        absl::StrCat("bash ", MICRO_SOURCE_DIR, "/tests/tools/otel-venv.sh 2>&1 | tail -1"));
-    while (!python.empty() && python.back() == '\n') python.pop_back();
-    INFO("otel venv: " << python);
-    REQUIRE(access(python.c_str(), X_OK) == 0);
-    process = std::make_unique<micro::testing::Process>(
-        std::vector<std::string>{python,
-                                 absl::StrCat(MICRO_SOURCE_DIR, "/tests/tools/otlp_collector.py"),
-                                 std::to_string(port), out},
-        dir.path() + "/collector.log");
-    REQUIRE(Eventually([&] { return micro::testing::HttpConnection(port, 200).connected(); }));
-  }
-
-  std::string endpoint() const { return absl::StrCat("http://127.0.0.1:", port, "/v1/traces"); }
-
-  // Spans received so far, by trace id.
-  std::vector<json> Spans(const std::string& trace_id = "") const {
-    std::ifstream in(out);
-    std::vector<json> spans;
-    std::string line;
-    while (std::getline(in, line)) {
-      json j = json::parse(line);
-      if (trace_id.empty() || j["trace_id"] == trace_id) spans.push_back(std::move(j));
-    }
-    return spans;
-  }
-};
 
 micro::trace::Options TraceTo(const std::string& endpoint, double ratio = 1.0) {
   micro::trace::Options o;
