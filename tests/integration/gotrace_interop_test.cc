@@ -90,6 +90,12 @@ TEST_CASE("a trace crossing a go-micro node (OpenTelemetry wrapper) and C++ node
   micro::trace::Shutdown();
   std::vector<json> spans = collector.Spans("5bf92f3577b34da6a3ce929d0e0e4736");
   INFO("spans: " << json(spans).dump(1));
+  for (const json& s : spans) {  // the trace as the collector has it, for the record
+    std::printf("gotrace: %s %s kind=%d span=%s parent=%s status=%d\n",
+                s["service"].get<std::string>().c_str(), s["name"].get<std::string>().c_str(),
+                s["kind"].get<int>(), s["span_id"].get<std::string>().c_str(),
+                s["parent_span_id"].get<std::string>().c_str(), s["status_code"].get<int>());
+  }
   // At least our client span, the Go server and client spans, our server span (the retries
   // above may add more of the same trace).
   const json *cpp_client = nullptr, *go_server = nullptr, *go_client = nullptr,
