@@ -19,6 +19,10 @@
 #include "micro/micro.h"
 #include "micro/registry/memory.h"
 
+using micro::bench::Median;
+using micro::bench::Print;
+using micro::bench::Stats;
+
 namespace {
 
 class Greeter : public helloworld::GreeterHandler {
@@ -29,24 +33,6 @@ class Greeter : public helloworld::GreeterHandler {
     return absl::OkStatus();
   }
 };
-
-struct Stats {
-  std::vector<double> rps, p50, p99;
-  long errors = 0;
-};
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-void Print(const char* name, const Stats& s) {
-  auto [rmin, rmax] = std::minmax_element(s.rps.begin(), s.rps.end());
-  auto [pmin, pmax] = std::minmax_element(s.p99.begin(), s.p99.end());
-  std::printf(
-      "  %-44s %8.0f req/s (%.0f-%.0f)  p50 %6.0f us  p99 %6.0f us (%.0f-%.0f)  errors %ld\n", name,
-      Median(s.rps), *rmin, *rmax, Median(s.p50), Median(s.p99), *pmin, *pmax, s.errors);
-}
 
 }  // namespace
 
@@ -111,11 +97,7 @@ int main(int argc, char** argv) {
       micro::bench::Result res = name == kProto ? micro::bench::Measure(threads, seconds, proto)
                                  : name == kH2  ? micro::bench::Measure(threads, seconds, h2)
                                                 : micro::bench::Measure(threads, seconds, old_path);
-      Stats& s = stats[name];
-      s.rps.push_back(res.rps);
-      s.p50.push_back(res.p50_us);
-      s.p99.push_back(res.p99_us);
-      s.errors += res.errors;
+      stats[name].Add(res);
     }
   }
   std::printf(

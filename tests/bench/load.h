@@ -56,6 +56,32 @@ Result Measure(int threads, double seconds, Call call, const std::function<void(
   return Result{all.size() / elapsed, pct(0.50), pct(0.99), errors.load()};
 }
 
+// Runs of one configuration across interleaved rounds.
+struct Stats {
+  std::vector<double> rps, p50, p99;
+  long errors = 0;
+  void Add(const Result& r) {
+    rps.push_back(r.rps);
+    p50.push_back(r.p50_us);
+    p99.push_back(r.p99_us);
+    errors += r.errors;
+  }
+};
+
+inline double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// "name  N req/s (min-max)  p50 ..  p99 .. (min-max)  errors N"
+inline void Print(const char* name, const Stats& s) {
+  auto [rmin, rmax] = std::minmax_element(s.rps.begin(), s.rps.end());
+  auto [pmin, pmax] = std::minmax_element(s.p99.begin(), s.p99.end());
+  std::printf(
+      "  %-44s %8.0f req/s (%.0f-%.0f)  p50 %6.0f us  p99 %6.0f us (%.0f-%.0f)  errors %ld\n", name,
+      Median(s.rps), *rmin, *rmax, Median(s.p50), Median(s.p99), *pmin, *pmax, s.errors);
+}
+
 // RSS, PSS (shared pages split among the processes mapping them) and private
 // dirty memory (what the process itself wrote: heap, stacks, data), in MB.
 struct Memory {

@@ -271,9 +271,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   // Never waits for the registry: a lookup the selector needs runs on a cache
   // thread, and the call goes on from there (or fails at its deadline).
   void StartAsync(std::shared_ptr<Async> call) {
-    call->stats = metrics::ClientStats(call->service, call->endpoint);
-    call->stats->Begin();
-    call->started = Clock::now();
+    if (options_.metrics) {
+      call->stats = metrics::ClientStats(call->service, call->endpoint);
+      call->stats->Begin();
+      call->started = Clock::now();
+    }
     if (call->opts.cancel != nullptr) {
       std::weak_ptr<Async> weak = call;
       call->cancel_handle = call->opts.cancel->OnCancel([this, weak] {
@@ -389,12 +391,14 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     if (codec == internal::Codec::kJson) return InvokeJson(r, in, out);
     if (opts.cancel != nullptr && opts.cancel->cancelled()) return CancelledError(r.service);
     ClientSpan span = ClientSpan::Begin(opts);
-    metrics::CallStats* stats = metrics::ClientStats(r.service, r.endpoint);
-    stats->Begin();
+    metrics::CallStats* stats =
+        options_.metrics ? metrics::ClientStats(r.service, r.endpoint) : nullptr;
+    if (stats != nullptr) stats->Begin();
     auto started = Clock::now();
     std::string peer;
     absl::Status s = InvokeProto(r, in, out, codec, content_type, span, &peer);
-    stats->End(s.ok() ? 0 : errors::FromStatus(s).code, Clock::now() - started);
+    if (stats != nullptr)
+      stats->End(s.ok() ? 0 : errors::FromStatus(s).code, Clock::now() - started);
     span.End(opts, r.service, r.endpoint, peer, s);
     return s;
   }

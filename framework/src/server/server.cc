@@ -108,7 +108,8 @@ class Server::Impl {
       for (auto it = options_.wrappers.rbegin(); it != options_.wrappers.rend(); ++it)
         fn = (*it)(fn);
       ep.wrapped = std::move(fn);
-      ep.stats = metrics::ServerStats(options_.name, options_.version, options_.id, name);
+      if (options_.metrics)
+        ep.stats = metrics::ServerStats(options_.name, options_.version, options_.id, name);
     }
     BuildTypedServices();
 
@@ -373,6 +374,11 @@ class Server::Impl {
     ServerSpan span(ctx);
     log::Scope scope(ctx.service, ctx.request_id,
                      ctx.span.valid() ? ctx.span.TraceId() : std::string());
+    if (ep.stats == nullptr) {
+      grpc::Status status = Serve(ctx, ep, request, response);
+      span.End(ctx, call.peer(), status);
+      return status;
+    }
     ep.stats->Begin();
     auto started = std::chrono::steady_clock::now();
     grpc::Status status = Serve(ctx, ep, request, response);

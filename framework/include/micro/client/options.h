@@ -64,6 +64,8 @@ struct ClientOptions {
   std::size_t pool_size = 100;  // channels kept (one per node address)
   std::chrono::milliseconds pool_ttl{std::chrono::minutes(1)};  // idle channels close after this
   std::vector<CallWrapper> wrappers;                            // outermost first
+  // Count calls per target for micro::metrics (lock-free counters; off only to measure them).
+  bool metrics = true;
 };
 
 }  // namespace micro::client

@@ -47,6 +47,8 @@ struct ServerOptions {
   // Every register_interval, give freed heap memory back to the system
   // (glibc malloc_trim), so a burst does not hold its peak for good.
   bool release_memory = true;
+  // Count requests per endpoint for micro::metrics (lock-free counters; off only to measure them).
+  bool metrics = true;
   bool reflection = true;  // grpc.reflection.v1alpha
   bool health = true;      // grpc.health.v1
 };
