@@ -71,4 +71,19 @@ echo "== histogram quantile over the scraped buckets"
 q=$(value 'histogram_quantile(0.99, sum by (le) (micro_request_duration_seconds_bucket{micro_endpoint="Hotel.Rates"}))')
 python3 -c "import sys; v=float(\"$q\"); sys.exit(0 if 0 < v < 100 else 1)" || fail "p99 for Hotel.Rates: \"$q\""
 echo "   p99 Hotel.Rates: $q s"
+echo "== every query of deploy/grafana/micro-dashboard.json is valid PromQL with data"
+python3 - "$root/deploy/grafana/micro-dashboard.json" "$prom" <<'PY' || fail "dashboard queries"
+import json, sys, urllib.parse, urllib.request
+dash, prom = json.load(open(sys.argv[1])), sys.argv[2]
+empty = []
+for panel in dash["panels"]:
+    for t in panel["targets"]:
+        q = t["expr"].replace("$__rate_interval", "1m")
+        r = json.load(urllib.request.urlopen(prom + "/api/v1/query?" + urllib.parse.urlencode({"query": q})))
+        if r["status"] != "success":
+            sys.exit("query failed: %s: %s" % (q, r))
+        if not r["data"]["result"]:
+            empty.append(panel["title"])
+print("   %d panels, queries accepted; without data yet: %s" % (len(dash["panels"]), empty or "none"))
+PY
 echo "PASS"

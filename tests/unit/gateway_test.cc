@@ -182,6 +182,10 @@ class Greeter : public helloworld::GreeterHandler {
   absl::Status Hello(micro::server::Context& ctx, const helloworld::Request& req,
                      helloworld::Response* rsp) override {
     if (req.name() == "slow") std::this_thread::sleep_for(1500ms);
+    if (req.name() == "ids") {
+      rsp->set_msg(ctx.request_id + " " + ctx.span.TraceId());
+      return absl::OkStatus();
+    }
     if (req.name().empty()) return micro::errors::BadRequest("helloworld", "name is required");
     rsp->set_msg("Hello " + req.name() + " " + std::string(ctx.Metadata("x-user")));
     return absl::OkStatus();
@@ -404,4 +408,33 @@ TEST_CASE("gateway: out of file descriptors it pauses accepting, logs once, and 
   gw.Signal(SIGTERM);
   gw.Wait();
   std::remove(log.c_str());
+}
+
+TEST_CASE(
+    "gateway: request ids are taken or made, returned, and reach the service with the trace") {
+  Fixture f;
+  const std::string body = R"({"name":"ids"})";
+  auto given = HttpDo(f.port, "POST", "/helloworld/greeter/hello", body,
+                      "X-Request-Id: abc-123\r\nTraceparent: "
+                      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n");
+  CHECK(given.status == 200);
+  CHECK(given.headers["x-request-id"] == "abc-123");
+  CHECK(nlohmann::json::parse(given.body)["msg"] == "abc-123 4bf92f3577b34da6a3ce929d0e0e4736");
+
+  auto made = HttpDo(f.port, "POST", "/helloworld/greeter/hello", body);
+  std::string id = made.headers["x-request-id"];
+  CHECK(id.size() == 32);
+  CHECK(id.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK_THAT(nlohmann::json::parse(made.body)["msg"].get<std::string>(), Catch::StartsWith(id));
+  CHECK(HttpDo(f.port, "POST", "/helloworld/greeter/hello", body).headers["x-request-id"] != id);
+
+  // Not a sane token (too long, or with spaces): replaced, not passed on.
+  auto odd = HttpDo(f.port, "POST", "/helloworld/greeter/hello", body,
+                    "X-Request-Id: " + std::string(200, 'a') + "\r\n");
+  CHECK(odd.headers["x-request-id"].size() == 32);
+  // Errors carry it too.
+  auto err = HttpDo(f.port, "POST", "/helloworld/greeter/hello", R"({"name":""})",
+                    "X-Request-Id: e-1\r\n");
+  CHECK(err.status == 400);
+  CHECK(err.headers["x-request-id"] == "e-1");
 }
