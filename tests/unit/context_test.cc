@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_split.h"
 #include "core/wire.h"
+#include "flaky_registry.h"
 #include "greeter_chain.h"
 #include "http_util.h"
 #include "micro/log.h"
@@ -254,15 +255,79 @@ TEST_CASE("log settings: unknown levels and formats are errors that name the cho
   CHECK(absl::IsInvalidArgument(svc->Init(2, argv)));
 }
 
+namespace {
+
+// Captures what this process writes to stderr while it lives.
+class CaptureStderr {
+ public:
+  CaptureStderr() : path_(dir_.path() + "/stderr.txt") {
+    fflush(stderr);
+    saved_ = dup(2);
+    file_ = fopen(path_.c_str(), "w");
+    REQUIRE(file_ != nullptr);
+    dup2(fileno(file_), 2);
+  }
+  ~CaptureStderr() { Stop(); }
+  std::string Stop() {
+    if (saved_ >= 0) {
+      fflush(stderr);
+      dup2(saved_, 2);
+      close(saved_);
+      fclose(file_);
+      saved_ = -1;
+    }
+    std::ifstream in(path_);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+
+ private:
+  micro::testing::ScratchDir dir_;
+  std::string path_;
+  int saved_ = -1;
+  FILE* file_ = nullptr;
+};
+
+int Count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a failing heartbeat is logged once per episode, and its end once") {
+  auto flaky = std::make_shared<micro::testing::FlakyRegistry>();
+  micro::server::ServerOptions o;
+  o.name = "episode.test";
+  o.address = "127.0.0.1:0";
+  o.registry = flaky;
+  o.drain_grace = 0ms;
+  o.register_interval = 20ms;
+  micro::server::Server server(o);
+  REQUIRE(helloworld::RegisterGreeterHandler(server, std::make_shared<Back>()).ok());
+  REQUIRE(server.Start().ok());
+  CaptureStderr capture;
+  auto count = [](const char* result) {
+    std::string t = micro::metrics::Text();
+    std::string key = absl::StrCat(
+        "micro_registry_registrations_total{micro_name=\"episode.test\",result=\"", result, "\"} ");
+    std::size_t at = t.find(key);
+    return at == std::string::npos ? 0 : std::stoi(t.substr(at + key.size()));
+  };
+  flaky->fail_register = true;
+  REQUIRE(Eventually([&] { return count("failure") >= 10; }));
+  int ok = count("ok");
+  flaky->fail_register = false;
+  REQUIRE(Eventually([&] { return count("ok") > ok + 2; }));
+  REQUIRE(server.Stop().ok());
+  std::string log = capture.Stop();
+  INFO(log);
+  CHECK(Count(log, "re-register failed") == 1);
+  CHECK(Count(log, "failed tries") == 1);
+}
+
 TEST_CASE("log lines written while serving a call carry its service, request id and trace id") {
-  // Capture stderr in a file while one call runs.
-  micro::testing::ScratchDir dir;
-  std::string path = dir.path() + "/log.txt";
-  fflush(stderr);
-  int saved = dup(2);
-  FILE* f = fopen(path.c_str(), "w");
-  REQUIRE(f != nullptr);
-  dup2(fileno(f), 2);
+  CaptureStderr capture;
   micro::log::SetFormat(micro::log::Format::kJson);
   {
     micro::log::Scope scope("geo", "req-7", "4bf92f3577b34da6a3ce929d0e0e4736");
@@ -274,12 +339,7 @@ TEST_CASE("log lines written while serving a call carry its service, request id 
     micro::log::Scope scope("geo", "req-8", "");
     micro::log::Warn("text line");
   }
-  fflush(stderr);
-  dup2(saved, 2);
-  close(saved);
-  fclose(f);
-  std::ifstream in(path);
-  std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string out = capture.Stop();
   std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
   REQUIRE(lines.size() == 3);
   auto j = nlohmann::json::parse(lines[0]);

@@ -138,8 +138,15 @@ class ConsulRegistry : public registry::Registry {
       // forgotten us: register in full again.
       absl::Status pass = Pass(node.id);
       if (pass.ok()) return pass;
-      log::Info(absl::StrCat("consul: heartbeat of ", node.id, " failed (", pass.message(),
-                             "); registering again"));
+      bool first;  // once per episode: not again until a registration works
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        first = failing_.insert(node.id).second;
+      }
+      if (first) {
+        log::Info(absl::StrCat("consul: heartbeat of ", node.id, " failed (", pass.message(),
+                               "); registering again"));
+      }
     }
     if (!left_out.empty()) {
       WarnOnce(absl::StrCat("consul: node ", node.id, ": metadata ", absl::StrJoin(left_out, ", "),
@@ -154,6 +161,7 @@ class ConsulRegistry : public registry::Registry {
     }
     std::lock_guard<std::mutex> lock(mu_);
     registered_[node.id] = std::move(body);
+    failing_.erase(node.id);
     return absl::OkStatus();
   }
 
@@ -214,6 +222,7 @@ class ConsulRegistry : public registry::Registry {
   std::string uri_;
   std::mutex mu_;
   std::map<std::string, std::string> registered_;  // node id -> body the agent accepted
+  std::set<std::string> failing_;  // nodes whose heartbeat failed, until registered again
   plugin::Reported warned_;
 };
 
