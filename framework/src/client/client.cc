@@ -18,6 +18,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "client/call_parts.h"
 #include "client/h2_transport.h"
 #include "client/pool.h"
 #include "core/wire.h"
@@ -27,165 +28,20 @@
 
 namespace micro::client {
 
-CallOptions FromContext(const server::Context& ctx, CallOptions options) {
-  std::map<std::string, std::string> own;
-  for (auto& [k, v] : options.metadata) own[absl::AsciiStrToLower(k)] = std::move(v);
-  options.metadata = std::move(own);
-  for (const auto& [k, v] : ctx.metadata) {
-    // The trace goes on as this call's own span; the rest as go-micro passes it.
-    if (k == "traceparent" || k == "tracestate" || k == "accept-encoding") continue;
-    options.metadata.emplace(k, v);
-  }
-  if (ctx.deadline < options.deadline) options.deadline = ctx.deadline;
-  if (options.cancel == nullptr) options.cancel = ctx.cancel;
-  if (!options.parent.valid()) options.parent = ctx.span;
-  return options;
-}
-
 namespace {
 
 namespace pb = google::protobuf;
 using Clock = std::chrono::steady_clock;
+using detail::CancelledError;
+using detail::ClientSpan;
+using detail::Metadata;
+using detail::SelectError;
+using detail::TimeoutNanos;
+using detail::WireMetadata;
 
 std::chrono::milliseconds GoMicroBackoff(int attempt) {
   if (attempt <= 0) return std::chrono::milliseconds(0);
   return std::chrono::milliseconds(static_cast<long>(100 * std::pow(attempt, M_E)));
-}
-
-bool LegalKey(absl::string_view k) {
-  if (k.empty() || k.front() == ':' || absl::StartsWith(k, "grpc-")) return false;
-  static const char* kReserved[] = {"content-type",      "te",         "host",
-                                    "connection",        "user-agent", "content-length",
-                                    "transfer-encoding", "keep-alive", "upgrade",
-                                    "x-content-type",    "timeout"};
-  for (const char* r : kReserved) {
-    if (k == r) return false;
-  }
-  for (char c : k) {
-    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '_' || c == '.'))
-      return false;
-  }
-  return true;
-}
-
-bool LegalValue(absl::string_view v) {
-  for (char c : v) {
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) return false;
-  }
-  return true;
-}
-
-using Metadata = std::vector<std::pair<std::string, std::string>>;
-
-// The call's metadata as it goes on the wire: legal keys lower-cased, the caller's content type
-// as go-micro's x-content-type. The time left goes with each attempt (see Attempt).
-Metadata WireMetadata(const CallOptions& opts, const std::string& content_type) {
-  Metadata md;
-  md.reserve(opts.metadata.size() + 2);
-  for (const auto& [k, v] : opts.metadata) {
-    std::string key = absl::AsciiStrToLower(k);
-    if (key == "traceparent" || key == "tracestate") continue;  // the call's own span goes
-    if (LegalKey(key) && LegalValue(v)) md.emplace_back(std::move(key), v);
-  }
-  md.emplace_back("x-content-type", content_type);
-  return md;
-}
-
-// go-micro's `timeout` metadata: the time left, in nanoseconds.
-std::string TimeoutNanos(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
-  return std::to_string(std::max<long long>(left.count(), 1));
-}
-
-// The call ended because the call it was made for did (go-micro reports a done context as 408).
-absl::Status CancelledError(absl::string_view service) {
-  absl::Status e = errors::New(
-      "go.micro.client",
-      absl::StrCat("call to ", service, " cancelled: the call it was made for ended"), 408);
-  absl::Status out(absl::StatusCode::kCancelled, e.message());
-  e.ForEachPayload([&](absl::string_view url, const absl::Cord& p) { out.SetPayload(url, p); });
-  return out;
-}
-
-// The client span of one call: recorded when tracing is on and the trace is
-// sampled; without a recorder the caller's trace context goes on unchanged.
-struct ClientSpan {
-  trace::SpanContext context, parent;
-  bool record = false;
-  std::chrono::system_clock::time_point start;
-
-  // The parent: CallOptions::parent, else a traceparent the caller put in the metadata.
-  static trace::SpanContext ParentOf(const CallOptions& o) {
-    if (o.parent.valid() || o.metadata.empty()) return o.parent;
-    trace::SpanContext p;
-    for (const auto& [k, v] : o.metadata) {
-      if (absl::EqualsIgnoreCase(k, "traceparent")) (void)trace::SpanContext::Parse(v, &p);
-    }
-    if (!p.valid()) return o.parent;
-    for (const auto& [k, v] : o.metadata) {
-      if (absl::EqualsIgnoreCase(k, "tracestate")) p.state = v;
-    }
-    return p;
-  }
-
-  static ClientSpan Begin(const CallOptions& o) {
-    ClientSpan s;
-    bool enabled = trace::Enabled();
-    s.parent = ParentOf(o);
-    if (s.parent.valid()) {
-      s.context = s.parent;
-      s.record = enabled && s.parent.sampled;
-    } else if (enabled) {
-      s.context.trace_id = trace::NewTraceId();
-      s.context.sampled = trace::SampleNew();
-      s.record = s.context.sampled;
-    }
-    if (s.record || (enabled && !s.parent.valid())) s.context.span_id = trace::NewSpanId();
-    if (s.record) s.start = std::chrono::system_clock::now();
-    return s;
-  }
-
-  void AddTo(Metadata* md) const {
-    if (!context.valid()) return;
-    md->emplace_back("traceparent", context.Traceparent());
-    if (!context.state.empty()) md->emplace_back("tracestate", context.state);
-  }
-
-  void End(const CallOptions& o, absl::string_view service, absl::string_view endpoint,
-           absl::string_view peer, const absl::Status& status) const {
-    if (!record) return;
-    trace::Span span;
-    span.context = context;
-    span.parent = parent.valid() ? parent.span_id : std::array<std::uint8_t, 8>{};
-    span.kind = trace::Kind::kClient;
-    span.name = std::string(endpoint);
-    span.start = start;
-    span.end = std::chrono::system_clock::now();
-    span.attributes = {{"rpc.system", "go-micro"},
-                       {"rpc.service", std::string(service)},
-                       {"rpc.method", std::string(endpoint)}};
-    if (!peer.empty()) span.attributes.emplace_back("net.peer.name", std::string(peer));
-    if (!status.ok()) {
-      Error e = errors::FromStatus(status);
-      span.error = true;
-      span.message = e.detail;
-      span.attributes.emplace_back("micro.error.code", std::to_string(e.code));
-      span.attributes.emplace_back("micro.error.id", e.id);
-    }
-    trace::Record(std::move(span));
-  }
-};
-
-// A selector error as a go-micro error: 408 (go-micro's client timeout) when the registry did not
-// answer within the call's deadline; else 503: no such service, no node, or the registry cannot
-// be asked are all "not available now" (a registry that was emptied by a restart is not a 404).
-absl::Status SelectError(absl::string_view service, const absl::Status& s) {
-  int code = absl::IsDeadlineExceeded(s) ? 408 : 503;
-  absl::Status e =
-      errors::New("go.micro.client", absl::StrCat("service ", service, ": ", s.message()), code);
-  absl::Status out(s.code(), e.message());
-  e.ForEachPayload([&](absl::string_view url, const absl::Cord& p) { out.SetPayload(url, p); });
-  return out;
 }
 
 }  // namespace
