@@ -100,6 +100,22 @@ TEST_CASE("cancelling a call cancels the calls its handler made, down the chain"
   REQUIRE(Eventually([&] { return chain.back->saw_cancel.load(); }));
   CHECK(chain.back->left_when_cancelled_ms > 10000);
 
+  // A JSON call (the HTTP/2 transport) the same way: its stream is reset.
+  chain.back->saw_cancel = false;
+  chain.back->waiting = false;
+  auto cancel_json = std::make_shared<micro::Cancellation>();
+  micro::client::CallOptions json = o;
+  json.cancel = cancel_json;
+  json.content_type = "application/grpc+json";
+  std::promise<absl::Status> json_done;
+  chain.client->CallAsync(
+      "front", "Greeter.Hello", Named("wait"), &rsp,
+      [&](absl::Status s) { json_done.set_value(s); }, json);
+  REQUIRE(Eventually([&] { return chain.back->waiting.load(); }));
+  cancel_json->Cancel();
+  CHECK(absl::IsCancelled(json_done.get_future().get()));
+  REQUIRE(Eventually([&] { return chain.back->saw_cancel.load(); }));
+
   // A call made with a context already cancelled does not go out.
   helloworld::GreeterService back("back", chain.client);
   micro::client::CallOptions late;
@@ -228,6 +244,10 @@ TEST_CASE("a service serves /metrics on --metrics_address") {
   CHECK_THAT(a.headers["content-type"], Catch::StartsWith("text/plain; version=0.0.4"));
   CHECK_THAT(a.body, Catch::Contains("micro_name=\"metrics.test\""));
   CHECK_THAT(a.body, Catch::Contains("micro_registry_lookups_total{micro_name=\"metrics.test\"}"));
+  CHECK_THAT(a.body,
+             Catch::Contains("micro_registry_cache_entries{micro_name=\"metrics.test\"} 1"));
+  CHECK_THAT(a.body, Catch::Contains("micro_registry_cache_oldest_seconds{micro_name="));
+  CHECK_THAT(a.body, Catch::Contains("micro_selector_ejections_total "));
   CHECK(micro::testing::HttpDo(port, "GET", "/nothing", "").status == 404);
   CHECK(micro::testing::HttpDo(port, "POST", "/metrics", "x").status == 405);
   // Garbage gets a 400, and the endpoint keeps serving.

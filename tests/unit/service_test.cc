@@ -249,10 +249,12 @@ TEST_CASE("a refused connection is retried on another node at once, and the node
     ++backoffs;
     return 1ms;
   };
+  std::uint64_t ejections = micro::selector::EjectionCount();
   micro::client::Client client(co);
   helloworld::GreeterService greeter("helloworld",
                                      std::shared_ptr<micro::client::Client>(&client, [](auto*) {}));
   for (int i = 0; i < 20; ++i) REQUIRE(greeter.Hello(Named("r")).ok());
+  CHECK(micro::selector::EjectionCount() == ejections + 1);  // micro_selector_ejections_total
   auto dead_stats = client.selector().Stats("helloworld", "dead-1");
   CHECK(dead_stats.failures == 2);  // consecutive_failures (2), then out of rotation
   CHECK(dead_stats.ejected);

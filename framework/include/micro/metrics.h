@@ -62,7 +62,6 @@ CallStats* ClientStats(absl::string_view service, absl::string_view endpoint);
 
 // Registry side.
 void CountRegistration(absl::string_view name, bool ok);  // also sets the last-heartbeat time
-void CountEjection(absl::string_view service);
 
 // Extra text a component adds to each scrape (gauges read at scrape time: cache size and age).
 // Returns a handle for RemoveCollector.

@@ -373,6 +373,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       h.metadata.emplace_back("timeout", TimeoutNanos(call->deadline));
       h.message = call->text;
       h.deadline = call->deadline;
+      h.cancel = call->opts.cancel;
       h2_.Call(std::move(h), [this, call, picked](const grpc::Status& st, std::string answer) {
         call->answer = std::move(answer);
         Finished(call, picked, st);

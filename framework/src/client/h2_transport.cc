@@ -51,11 +51,14 @@ struct Stream {
   int32_t id = -1;
   GrpcAnswer answer;
   std::unique_ptr<asio::steady_timer> timer;
+  std::uint64_t cancel_handle = 0;
 
   // Ends the call once; later calls do nothing.
   void Finish(const grpc::Status& st, std::string message = {}) {
     if (!done) return;
     if (timer) timer->cancel();
+    if (cancel_handle != 0) call.cancel->Remove(cancel_handle);
+    cancel_handle = 0;
     auto d = std::move(done);
     done = nullptr;
     d(st, std::move(message));
@@ -260,10 +263,10 @@ struct Conn : std::enable_shared_from_this<Conn> {
     streams[id] = s;
   }
 
-  // The stream's deadline passed: reset it and answer DEADLINE_EXCEEDED. The stream stays known
-  // to the session (nghttp2 holds pointers to it) until its close callback.
-  void Expire(const std::shared_ptr<Stream>& s) {
-    s->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded"));
+  // The stream's deadline passed, or its call was cancelled: reset it and answer `st`. The stream
+  // stays known to the session (nghttp2 holds pointers to it) until its close callback.
+  void Abort(const std::shared_ptr<Stream>& s, const grpc::Status& st) {
+    s->Finish(st);
     if (s->id >= 0 && streams.count(s->id) != 0 && !dead) {
       nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
       Flush();
@@ -410,12 +413,30 @@ void H2Transport::State::Start(std::shared_ptr<Stream> s) {
   s->timer->async_wait([weak, ws](boost::system::error_code ec) {
     auto s = ws.lock();
     if (ec || !s) return;
+    grpc::Status expired(grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded");
     if (auto c = weak.lock()) {
-      c->Expire(s);
+      c->Abort(s, expired);
     } else {
-      s->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded"));
+      s->Finish(expired);
     }
   });
+  if (s->call.cancel != nullptr) {
+    std::weak_ptr<State> state = shared_from_this();
+    s->cancel_handle = s->call.cancel->OnCancel([state, weak, ws] {
+      auto st = state.lock();
+      if (st == nullptr) return;
+      asio::post(st->io, [weak, ws] {
+        auto s = ws.lock();
+        if (!s) return;
+        grpc::Status cancelled(grpc::StatusCode::CANCELLED, "Cancelled");
+        if (auto c = weak.lock()) {
+          c->Abort(s, cancelled);
+        } else {
+          s->Finish(cancelled);
+        }
+      });
+    });
+  }
   conn->Add(std::move(s));
   if (!sweeping) {
     sweeping = true;

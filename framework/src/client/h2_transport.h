@@ -14,6 +14,8 @@
 
 #include <grpcpp/support/status.h>
 
+#include "micro/cancel.h"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -34,6 +36,8 @@ struct H2Call {
   std::string message;                                        // the request, unframed
   std::chrono::steady_clock::time_point deadline;
   std::size_t max_response = 4 << 20;  // gRPC's default receive limit
+  // When it is cancelled the stream is reset and the call ends with CANCELLED.
+  std::shared_ptr<Cancellation> cancel;
 };
 
 class H2Transport {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "micro/selector/selector.h"
 #include "micro/trace.h"
 
 namespace micro::metrics {
@@ -37,7 +38,6 @@ struct State {
   std::array<ClientSlot, kClientSlots> slots;
   std::unique_ptr<CallStats> client_other;
   std::map<std::string, Registration> registrations;                      // guarded by mu
-  std::map<std::string, std::uint64_t> ejections;                         // guarded by mu
   std::map<std::uint64_t, std::function<void(std::string*)>> collectors;  // guarded by mu
   std::uint64_t next_collector = 1;                                       // guarded by mu
 };
@@ -207,12 +207,6 @@ void CountRegistration(absl::string_view name, bool ok) {
   }
 }
 
-void CountEjection(absl::string_view service) {
-  State& s = S();
-  std::lock_guard<std::mutex> l(s.mu);
-  ++s.ejections[std::string(service)];
-}
-
 std::uint64_t AddCollector(std::function<void(std::string* out)> collect) {
   State& s = S();
   std::lock_guard<std::mutex> l(s.mu);
@@ -252,14 +246,9 @@ std::string Text() {
                       Label("micro_name", name), "} ", Num(r.last_ok), "\n");
     }
   }
-  if (!s.ejections.empty()) {
-    Family(&out, "micro_selector_ejections_total", "counter",
-           "Nodes taken out of rotation after failures, by service");
-    for (const auto& [name, n] : s.ejections) {
-      absl::StrAppend(&out, "micro_selector_ejections_total{", Label("micro_service", name), "} ",
-                      n, "\n");
-    }
-  }
+  Family(&out, "micro_selector_ejections_total", "counter",
+         "Nodes this process's clients took out of rotation after failures");
+  absl::StrAppend(&out, "micro_selector_ejections_total ", selector::EjectionCount(), "\n");
   for (const auto& [id, collect] : s.collectors) collect(&out);
   trace::Stats t = trace::GetStats();
   Family(&out, "micro_trace_spans_exported_total", "counter", "Spans the collector accepted");

@@ -145,7 +145,16 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
   }
 
   CacheStats Stats() const {
-    return CacheStats{lookups_.load(), stale_served_.load(), events_.load(), watch_.watches()};
+    CacheStats s{lookups_.load(), stale_served_.load(), events_.load(), watch_.watches()};
+    Clock::time_point now = CoarseNow();
+    absl::MutexLock lock(&mu_);
+    s.entries = entries_.size();
+    for (const auto& [name, e] : entries_) {
+      if (e->loaded_at == Clock::time_point{}) continue;
+      s.oldest_seconds =
+          std::max(s.oldest_seconds, std::chrono::duration<double>(now - e->loaded_at).count());
+    }
+    return s;
   }
 
   Registry& registry() const { return *registry_; }
@@ -532,7 +541,7 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
   const std::shared_ptr<Registry> registry_;
   const CacheOptions options_;
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
   std::uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);

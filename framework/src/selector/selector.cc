@@ -71,6 +71,8 @@ std::int64_t NowNs() {
       .count();
 }
 
+std::atomic<std::uint64_t> g_ejections{0};
+
 // Records `result` for node `h` of a service whose nodes are `all`; ejects it
 // when it failed often enough and the share of ejected nodes allows.
 void Record(registry::NodeHealth& h, registry::NodeHealth* const* all, std::size_t total,
@@ -102,6 +104,7 @@ void Record(registry::NodeHealth& h, registry::NodeHealth* const* all, std::size
   std::int64_t until = now + std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
   h.ejected_until_ns.store(until, std::memory_order_relaxed);
   h.consecutive_failures.store(0, std::memory_order_relaxed);
+  g_ejections.fetch_add(1, std::memory_order_relaxed);
   std::int64_t any = table->any_ejected_until_ns.load(std::memory_order_relaxed);
   while (any < until && !table->any_ejected_until_ns.compare_exchange_weak(
                             any, until, std::memory_order_relaxed)) {
@@ -109,6 +112,8 @@ void Record(registry::NodeHealth& h, registry::NodeHealth* const* all, std::size
 }
 
 }  // namespace
+
+std::uint64_t EjectionCount() { return g_ejections.load(std::memory_order_relaxed); }
 
 bool Next::Ejected(std::size_t i, std::int64_t now) const {
   return health_[i]->ejected_until_ns.load(std::memory_order_relaxed) > now;

@@ -256,6 +256,16 @@ class Service::Impl {
                         "recoveries)\n# TYPE micro_registry_watches_total counter\n"
                         "micro_registry_watches_total",
                         l, st.watches, "\n");
+        absl::StrAppend(out,
+                        "# HELP micro_registry_cache_entries Services the client's registry cache "
+                        "holds\n# TYPE micro_registry_cache_entries gauge\n"
+                        "micro_registry_cache_entries",
+                        l, st.entries, "\n");
+        absl::StrAppend(out,
+                        "# HELP micro_registry_cache_oldest_seconds Age of the least recently "
+                        "loaded cache entry\n# TYPE micro_registry_cache_oldest_seconds gauge\n"
+                        "micro_registry_cache_oldest_seconds",
+                        l, st.oldest_seconds, "\n");
       });
     }
     if (absl::Status s = metrics_->Start(options_.metrics_address); !s.ok()) {

@@ -122,6 +122,8 @@ struct CacheStats {
   std::uint64_t stale_served = 0;  // answers given from an expired entry after a failed lookup
   std::uint64_t events = 0;        // watch events applied to cached entries
   std::uint64_t watches = 0;       // watches created (1 + recoveries)
+  std::uint64_t entries = 0;       // services cached now
+  double oldest_seconds = 0;       // age of the least recently loaded entry (0: none)
 };
 
 class Cache {

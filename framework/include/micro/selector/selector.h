@@ -153,4 +153,7 @@ class Selector {
 bool IsServiceNotFound(const absl::Status& status);
 bool IsNoneAvailable(const absl::Status& status);
 
+// Nodes ejected (taken out of rotation after failures) by every selector of this process.
+std::uint64_t EjectionCount();
+
 }  // namespace micro::selector
