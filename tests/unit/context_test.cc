@@ -42,6 +42,16 @@ long long LeftMs(Clock::time_point deadline) {
 
 }  // namespace
 
+namespace {
+
+int Count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
 TEST_CASE("a handler's calls inherit its deadline, and a shorter timeout of their own wins") {
   Chain chain;
   helloworld::GreeterService front("front", chain.client);
@@ -248,6 +258,20 @@ TEST_CASE("a service serves /metrics on --metrics_address") {
              Catch::Contains("micro_registry_cache_entries{micro_name=\"metrics.test\"} 1"));
   CHECK_THAT(a.body, Catch::Contains("micro_registry_cache_oldest_seconds{micro_name="));
   CHECK_THAT(a.body, Catch::Contains("micro_selector_ejections_total "));
+  {
+    // A second service in the process: its series join the same families (one TYPE line each).
+    auto other =
+        micro::NewService(micro::Name("metrics.other"), micro::Address("127.0.0.1:0"),
+                          micro::Registry("memory://"), micro::MetricsAddress("127.0.0.1:0"));
+    REQUIRE(helloworld::RegisterGreeterHandler(other->server(), std::make_shared<Back>()).ok());
+    (void)other->client();
+    REQUIRE(other->Start().ok());
+    std::string both = micro::testing::HttpDo(port, "GET", "/metrics", "").body;
+    CHECK(Count(both, "# TYPE micro_registry_cache_entries gauge") == 1);
+    CHECK_THAT(both, Catch::Contains("micro_registry_cache_entries{micro_name=\"metrics.other\"}"));
+    CHECK_THAT(both, Catch::Contains("micro_registry_cache_entries{micro_name=\"metrics.test\"}"));
+    REQUIRE(other->Stop().ok());
+  }
   CHECK(micro::testing::HttpDo(port, "GET", "/nothing", "").status == 404);
   CHECK(micro::testing::HttpDo(port, "POST", "/metrics", "x").status == 405);
   // Garbage gets a 400, and the endpoint keeps serving.
@@ -306,12 +330,6 @@ class CaptureStderr {
   int saved_ = -1;
   FILE* file_ = nullptr;
 };
-
-int Count(const std::string& text, const std::string& what) {
-  int n = 0;
-  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
 
 }  // namespace
 

@@ -63,9 +63,17 @@ CallStats* ClientStats(absl::string_view service, absl::string_view endpoint);
 // Registry side.
 void CountRegistration(absl::string_view name, bool ok);  // also sets the last-heartbeat time
 
-// Extra text a component adds to each scrape (gauges read at scrape time: cache size and age).
-// Returns a handle for RemoveCollector.
-std::uint64_t AddCollector(std::function<void(std::string* out)> collect);
+// One value a collector reports at scrape time (gauges such as cache size and age). Samples of one
+// family from all collectors are written together, under one HELP and TYPE.
+struct Sample {
+  std::string family;  // "micro_registry_cache_entries"
+  std::string type;    // "counter" or "gauge"
+  std::string help;
+  std::string labels;  // preformatted, without braces: `micro_name="geo"` (EscapeLabel the values)
+  double value = 0;
+};
+// Adds a collector run on each scrape; returns a handle for RemoveCollector.
+std::uint64_t AddCollector(std::function<void(std::vector<Sample>* out)> collect);
 void RemoveCollector(std::uint64_t handle);
 
 // Everything, in Prometheus text format 0.0.4.

@@ -37,9 +37,9 @@ struct State {
   std::map<std::string, CallStats*> server_index;  // guarded by mu
   std::array<ClientSlot, kClientSlots> slots;
   std::unique_ptr<CallStats> client_other;
-  std::map<std::string, Registration> registrations;                      // guarded by mu
-  std::map<std::uint64_t, std::function<void(std::string*)>> collectors;  // guarded by mu
-  std::uint64_t next_collector = 1;                                       // guarded by mu
+  std::map<std::string, Registration> registrations;                              // guarded by mu
+  std::map<std::uint64_t, std::function<void(std::vector<Sample>*)>> collectors;  // guarded by mu
+  std::uint64_t next_collector = 1;                                               // guarded by mu
 };
 
 State& S() {
@@ -207,7 +207,7 @@ void CountRegistration(absl::string_view name, bool ok) {
   }
 }
 
-std::uint64_t AddCollector(std::function<void(std::string* out)> collect) {
+std::uint64_t AddCollector(std::function<void(std::vector<Sample>* out)> collect) {
   State& s = S();
   std::lock_guard<std::mutex> l(s.mu);
   std::uint64_t id = s.next_collector++;
@@ -249,7 +249,17 @@ std::string Text() {
   Family(&out, "micro_selector_ejections_total", "counter",
          "Nodes this process's clients took out of rotation after failures");
   absl::StrAppend(&out, "micro_selector_ejections_total ", selector::EjectionCount(), "\n");
-  for (const auto& [id, collect] : s.collectors) collect(&out);
+  std::vector<Sample> samples;
+  for (const auto& [id, collect] : s.collectors) collect(&samples);
+  std::map<std::string, std::vector<const Sample*>> families;
+  for (const Sample& x : samples) families[x.family].push_back(&x);
+  for (const auto& [family, list] : families) {
+    Family(&out, family, list.front()->type, list.front()->help);
+    for (const Sample* x : list) {
+      absl::StrAppend(&out, family, x->labels.empty() ? "" : absl::StrCat("{", x->labels, "}"), " ",
+                      Num(x->value), "\n");
+    }
+  }
   trace::Stats t = trace::GetStats();
   Family(&out, "micro_trace_spans_exported_total", "counter", "Spans the collector accepted");
   absl::StrAppend(&out, "micro_trace_spans_exported_total ", t.exported, "\n");

@@ -226,7 +226,7 @@ class Service::Impl {
     });
     {
       std::string name = options_.server.name;
-      collector_ = metrics::AddCollector([this, name](std::string* out) {
+      collector_ = metrics::AddCollector([this, name](std::vector<metrics::Sample>* out) {
         std::shared_ptr<client::Client> c;
         {
           std::lock_guard<std::mutex> l(mu_);
@@ -234,38 +234,22 @@ class Service::Impl {
         }
         if (c == nullptr) return;
         registry::CacheStats st = c->selector().cache().Stats();
-        std::string l = absl::StrCat("{micro_name=\"", metrics::EscapeLabel(name), "\"} ");
-        absl::StrAppend(out,
-                        "# HELP micro_registry_lookups_total Registry lookups the client's cache "
-                        "made\n# TYPE micro_registry_lookups_total counter\n"
-                        "micro_registry_lookups_total",
-                        l, st.lookups, "\n");
-        absl::StrAppend(out,
-                        "# HELP micro_registry_watch_events_total Registry watch events applied "
-                        "to the cache\n# TYPE micro_registry_watch_events_total counter\n"
-                        "micro_registry_watch_events_total",
-                        l, st.events, "\n");
-        absl::StrAppend(out,
-                        "# HELP micro_registry_stale_served_total Answers given from an expired "
-                        "cache entry while the registry failed\n"
-                        "# TYPE micro_registry_stale_served_total counter\n"
-                        "micro_registry_stale_served_total",
-                        l, st.stale_served, "\n");
-        absl::StrAppend(out,
-                        "# HELP micro_registry_watches_total Registry watches started (1 + "
-                        "recoveries)\n# TYPE micro_registry_watches_total counter\n"
-                        "micro_registry_watches_total",
-                        l, st.watches, "\n");
-        absl::StrAppend(out,
-                        "# HELP micro_registry_cache_entries Services the client's registry cache "
-                        "holds\n# TYPE micro_registry_cache_entries gauge\n"
-                        "micro_registry_cache_entries",
-                        l, st.entries, "\n");
-        absl::StrAppend(out,
-                        "# HELP micro_registry_cache_oldest_seconds Age of the least recently "
-                        "loaded cache entry\n# TYPE micro_registry_cache_oldest_seconds gauge\n"
-                        "micro_registry_cache_oldest_seconds",
-                        l, st.oldest_seconds, "\n");
+        std::string l = absl::StrCat("micro_name=\"", metrics::EscapeLabel(name), "\"");
+        auto add = [&](const char* family, const char* type, const char* help, double v) {
+          out->push_back({family, type, help, l, v});
+        };
+        add("micro_registry_lookups_total", "counter", "Registry lookups the client's cache made",
+            st.lookups);
+        add("micro_registry_watch_events_total", "counter",
+            "Registry watch events applied to the cache", st.events);
+        add("micro_registry_stale_served_total", "counter",
+            "Answers given from an expired cache entry while the registry failed", st.stale_served);
+        add("micro_registry_watches_total", "counter", "Registry watches started (1 + recoveries)",
+            st.watches);
+        add("micro_registry_cache_entries", "gauge", "Services the client's registry cache holds",
+            st.entries);
+        add("micro_registry_cache_oldest_seconds", "gauge",
+            "Age of the least recently loaded cache entry", st.oldest_seconds);
       });
     }
     if (absl::Status s = metrics_->Start(options_.metrics_address); !s.ok()) {
