@@ -405,6 +405,14 @@ class StreamFlood {
     a.sin_port = htons(static_cast<uint16_t>(port));
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    // As a client does: the preface and our SETTINGS, then the server's SETTINGS acknowledged
+    // once they are here, so its stream limit applies (an ACK sent before them would race them,
+    // and the server would sometimes take every stream under the default limit).
+    std::string hello = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    Frame(&hello, 0x4, 0, 0, "");  // SETTINGS
+    REQUIRE(send(fd_, hello.data(), hello.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(hello.size()));
+    REQUIRE(AwaitServerSettings());
     reader_ = std::thread([this] {
       char buf[65536];
       while (true) {
@@ -414,8 +422,7 @@ class StreamFlood {
         break;
       }
     });
-    std::string out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-    Frame(&out, 0x4, 0, 0, "");    // SETTINGS
+    std::string out;
     Frame(&out, 0x4, 0x1, 0, "");  // SETTINGS ACK (for the server's)
     std::string block;
     for (auto [name, value] : {std::pair<std::string, std::string>{":method", "POST"},
@@ -446,6 +453,27 @@ class StreamFlood {
   }
 
  private:
+  // Reads frames until the server's SETTINGS (not an ACK) have arrived; false if it closed.
+  bool AwaitServerSettings() {
+    std::string in;
+    char buf[4096];
+    while (true) {
+      while (in.size() >= 9) {
+        std::size_t len = (static_cast<unsigned char>(in[0]) << 16) |
+                          (static_cast<unsigned char>(in[1]) << 8) |
+                          static_cast<unsigned char>(in[2]);
+        if (in.size() < 9 + len) break;
+        bool settings = in[3] == 0x4 && (in[4] & 0x1) == 0;
+        in.erase(0, 9 + len);
+        if (settings) return true;
+      }
+      ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      in.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
   static void Frame(std::string* out, int type, int flags, std::uint32_t stream,
                     const std::string& payload) {
     std::size_t n = payload.size();
