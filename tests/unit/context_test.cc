@@ -368,13 +368,16 @@ TEST_CASE("log lines written while serving a call carry its service, request id 
   CaptureStderr capture;
   micro::log::SetFormat(micro::log::Format::kJson);
   {
-    micro::log::Scope scope("geo", "req-7", "4bf92f3577b34da6a3ce929d0e0e4736");
+    micro::trace::SpanContext span;
+    REQUIRE(micro::trace::SpanContext::Parse(
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", &span));
+    micro::log::Scope scope("geo", "req-7", span.trace_id.data());
     micro::log::Info("looking up \"hotels\"");
   }
   micro::log::Info("outside");
   micro::log::SetFormat(micro::log::Format::kText);
   {
-    micro::log::Scope scope("geo", "req-8", "");
+    micro::log::Scope scope("geo", "req-8");
     micro::log::Warn("text line");
   }
   std::string out = capture.Stop();

@@ -38,7 +38,7 @@ class Cancellation {
  private:
   std::atomic<bool> cancelled_{false};
   std::mutex mu_;
-  std::condition_variable_any done_;
+  std::condition_variable done_;
   std::map<std::uint64_t, std::function<void()>> callbacks_;  // guarded by mu_
   std::uint64_t next_ = 1;                                    // guarded by mu_
   std::uint64_t running_ = 0;  // the callback Cancel runs now; guarded by mu_

@@ -35,20 +35,21 @@ inline void Info(absl::string_view m) { Write(Level::kInfo, m); }
 inline void Warn(absl::string_view m) { Write(Level::kWarn, m); }
 inline void Error(absl::string_view m) { Write(Level::kError, m); }
 
-// Fields added to every line this thread writes while the Scope lives (scopes nest).
+// Fields added to every line this thread writes while the Scope lives (scopes nest). It keeps
+// views: what they view must outlive it. `trace_id`: 16 bytes, or null (printed as hex).
 class Scope {
  public:
-  Scope(std::string service, std::string request_id, std::string trace_id);
+  Scope(absl::string_view service, absl::string_view request_id,
+        const unsigned char* trace_id = nullptr);
   ~Scope();
   Scope(const Scope&) = delete;
   Scope& operator=(const Scope&) = delete;
 
+  const absl::string_view service, request_id;
+  const unsigned char* const trace_id;
+
  private:
   const Scope* previous_;
-  friend struct Current;
-
- public:
-  const std::string service, request_id, trace_id;
 };
 
 }  // namespace micro::log

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -13,14 +14,14 @@
 
 namespace micro::log {
 
+namespace {
+
 struct Current {
   static const Scope*& Get() {
     thread_local const Scope* scope = nullptr;
     return scope;
   }
 };
-
-namespace {
 
 std::atomic<int>& LevelVar() {
   static std::atomic<int> level = [] {
@@ -81,11 +82,8 @@ bool Enabled(Level level) {
   return static_cast<int>(level) >= LevelVar().load(std::memory_order_relaxed);
 }
 
-Scope::Scope(std::string service, std::string request_id, std::string trace_id)
-    : previous_(Current::Get()),
-      service(std::move(service)),
-      request_id(std::move(request_id)),
-      trace_id(std::move(trace_id)) {
+Scope::Scope(absl::string_view service, absl::string_view request_id, const unsigned char* trace_id)
+    : service(service), request_id(request_id), trace_id(trace_id), previous_(Current::Get()) {
   Current::Get() = this;
 }
 
@@ -96,6 +94,11 @@ void Write(Level level, absl::string_view message) {
   static const char* kText[] = {"DEBUG", "INFO", "WARN", "ERROR"};
   static const char* kJson[] = {"debug", "info", "warn", "error"};
   const Scope* scope = Current::Get();
+  std::string trace_id;
+  if (scope != nullptr && scope->trace_id != nullptr) {
+    trace_id = absl::BytesToHexString(
+        absl::string_view(reinterpret_cast<const char*>(scope->trace_id), 16));
+  }
   absl::Time now = absl::Now();
   std::string line;
   if (FormatVar().load(std::memory_order_relaxed) == static_cast<int>(Format::kJson)) {
@@ -104,9 +107,9 @@ void Write(Level level, absl::string_view message) {
     j["level"] = kJson[static_cast<int>(level)];
     j["msg"] = std::string(message);
     if (scope != nullptr) {
-      if (!scope->service.empty()) j["service"] = scope->service;
-      if (!scope->request_id.empty()) j["request_id"] = scope->request_id;
-      if (!scope->trace_id.empty()) j["trace_id"] = scope->trace_id;
+      if (!scope->service.empty()) j["service"] = std::string(scope->service);
+      if (!scope->request_id.empty()) j["request_id"] = std::string(scope->request_id);
+      if (!trace_id.empty()) j["trace_id"] = trace_id;
     }
     line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
@@ -115,7 +118,7 @@ void Write(Level level, absl::string_view message) {
     if (scope != nullptr) {
       if (!scope->service.empty()) absl::StrAppend(&line, " service=", scope->service);
       if (!scope->request_id.empty()) absl::StrAppend(&line, " request_id=", scope->request_id);
-      if (!scope->trace_id.empty()) absl::StrAppend(&line, " trace_id=", scope->trace_id);
+      if (!trace_id.empty()) absl::StrAppend(&line, " trace_id=", trace_id);
     }
   }
   line += "\n";

@@ -375,7 +375,7 @@ class Server::Impl {
     if (rid != ctx.metadata.end()) ctx.request_id = rid->second;
     ServerSpan span(ctx);
     log::Scope scope(ctx.service, ctx.request_id,
-                     ctx.span.valid() ? ctx.span.TraceId() : std::string());
+                     ctx.span.valid() ? ctx.span.trace_id.data() : nullptr);
     if (ep.stats == nullptr) {
       grpc::Status status = Serve(ctx, ep, request, response);
       span.End(ctx, call.peer(), status);
