@@ -10,7 +10,10 @@
 // and the tracer's (micro_trace_spans_*).
 //
 // Recording is lock-free (relaxed atomics on counters fixed per endpoint or
-// target); only creating a series takes a lock.
+// target); only creating a series takes a lock. All functions are thread-safe;
+// series live as long as the process (the library owns them). Collectors run
+// on the scraping thread with the registry's lock held: they must not call
+// back into micro::metrics.
 #pragma once
 
 #include <array>

@@ -7,7 +7,8 @@
 // recorded only when the trace is sampled (the caller's flag, else the
 // sampling ratio) and an exporter is configured (Configure). Export never
 // blocks a call: spans wait in a bounded queue, batches go from a thread, and
-// what does not fit is dropped and counted.
+// what does not fit is dropped and counted. Everything here is thread-safe;
+// Configure and Shutdown block (Shutdown up to its timeout, sending what is queued).
 #pragma once
 
 #include <array>
