@@ -22,7 +22,8 @@ constexpr std::size_t kMaxClientSeries = 2048;
 
 struct ClientSlot {
   std::atomic<CallStats*> stats{nullptr};
-  std::string key;  // written before `stats` is published
+  std::string service, endpoint;  // written before `stats` is published
+  bool Is(absl::string_view s, absl::string_view e) const { return service == s && endpoint == e; }
 };
 
 struct Registration {
@@ -165,26 +166,27 @@ CallStats* ServerStats(absl::string_view name, absl::string_view version, absl::
 
 CallStats* ClientStats(absl::string_view service, absl::string_view endpoint) {
   State& s = S();
-  std::string key = absl::StrCat(service, "\n", endpoint);
-  std::size_t h = Hash(key);
+  // No allocation on this path: the lookup hashes and compares the views.
+  std::size_t h = Hash(service) * 31 + Hash(endpoint);
   for (std::size_t i = 0; i < kClientSlots; ++i) {
     ClientSlot& slot = s.slots[(h + i) % kClientSlots];
     CallStats* c = slot.stats.load(std::memory_order_acquire);
     if (c == nullptr) break;
-    if (slot.key == key) return c;
+    if (slot.Is(service, endpoint)) return c;
   }
   std::lock_guard<std::mutex> l(s.mu);
   for (std::size_t i = 0; i < kClientSlots; ++i) {
     ClientSlot& slot = s.slots[(h + i) % kClientSlots];
     CallStats* c = slot.stats.load(std::memory_order_acquire);
     if (c != nullptr) {
-      if (slot.key == key) return c;
+      if (slot.Is(service, endpoint)) return c;
       continue;
     }
     if (s.client.size() >= kMaxClientSeries) break;
     s.client.push_back(std::make_unique<CallStats>(
         absl::StrCat(Label("micro_service", service), ",", Label("micro_endpoint", endpoint))));
-    slot.key = key;
+    slot.service = std::string(service);
+    slot.endpoint = std::string(endpoint);
     slot.stats.store(s.client.back().get(), std::memory_order_release);
     return s.client.back().get();
   }

@@ -376,18 +376,15 @@ class Server::Impl {
     ServerSpan span(ctx);
     log::Scope scope(ctx.service, ctx.request_id,
                      ctx.span.valid() ? ctx.span.trace_id.data() : nullptr);
-    if (ep.stats == nullptr) {
-      grpc::Status status = Serve(ctx, ep, request, response);
-      span.End(ctx, call.peer(), status);
-      return status;
-    }
-    ep.stats->Begin();
     auto started = std::chrono::steady_clock::now();
+    if (ep.stats != nullptr) ep.stats->Begin();
     grpc::Status status = Serve(ctx, ep, request, response);
-    int code =
-        status.ok() ? 0 : errors::FromStatus(internal::FromGrpcStatus(status), ctx.service).code;
-    ep.stats->End(code, std::chrono::steady_clock::now() - started);
-    span.End(ctx, call.peer(), status);
+    if (ep.stats != nullptr) {
+      int code =
+          status.ok() ? 0 : errors::FromStatus(internal::FromGrpcStatus(status), ctx.service).code;
+      ep.stats->End(code, std::chrono::steady_clock::now() - started);
+    }
+    span.End(ctx, call, status);
     return status;
   }
 

@@ -1,6 +1,7 @@
 // Internal: the span of one server call.
 #pragma once
 
+#include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
 
 #include <array>
@@ -45,7 +46,9 @@ struct ServerSpan {
     if (record) start = std::chrono::system_clock::now();
   }
 
-  void End(const server::Context& ctx, const std::string& peer, const grpc::Status& status) const {
+  // `call` gives the peer, asked for only when the span is recorded (it is a new string).
+  void End(const server::Context& ctx, const grpc::ServerContextBase& call,
+           const grpc::Status& status) const {
     if (!record) return;
     trace::Span span;
     span.context = ctx.span;
@@ -57,7 +60,7 @@ struct ServerSpan {
     span.attributes = {{"rpc.system", "go-micro"},
                        {"rpc.service", ctx.service},
                        {"rpc.method", ctx.endpoint},
-                       {"net.peer.name", peer}};
+                       {"net.peer.name", call.peer()}};
     if (!ctx.request_id.empty()) span.attributes.emplace_back("micro.request_id", ctx.request_id);
     if (!status.ok()) {
       Error e = errors::FromStatus(FromGrpcStatus(status), ctx.service);
