@@ -36,6 +36,7 @@
 #include "absl/status/status.h"
 #include "micro/client/options.h"
 #include "micro/server/options.h"
+#include "micro/tls.h"
 
 namespace micro {
 
@@ -65,6 +66,11 @@ struct Options {
   // OTLP/HTTP collector for spans ("http://127.0.0.1:4318/v1/traces"); empty: tracing off.
   std::string trace_address;
   double trace_sample = 1.0;  // share of the traces this service starts that are recorded
+
+  // TLS for the service's server and client alike (micro/tls.h, docs/security.md); when it names
+  // any file it replaces server.tls and client.tls. Flags --tls_cert, --tls_key, --tls_ca,
+  // --tls_client_auth ... set it.
+  tls::Options tls;
 };
 
 using Option = std::function<void(Options&)>;
@@ -136,6 +142,8 @@ Option WrapHandler(server::HandlerWrapper wrapper);
 Option WrapClient(client::CallWrapper wrapper);
 Option MetricsAddress(std::string address);
 Option TraceAddress(std::string collector, double sample = 1.0);
+// TLS for the server and the client (see Options::tls).
+Option Tls(tls::Options tls);
 Option BeforeStart(Hook hook);
 Option AfterStart(Hook hook);
 Option BeforeStop(Hook hook);

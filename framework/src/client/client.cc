@@ -21,6 +21,7 @@
 #include "client/call_parts.h"
 #include "client/h2_transport.h"
 #include "client/pool.h"
+#include "core/tls_config.h"
 #include "core/wire.h"
 #include "micro/errors.h"
 #include "micro/metrics.h"
@@ -51,8 +52,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   explicit Impl(ClientOptions options)
       : options_(std::move(options)),
         selector_(options_.registry, options_.selector),
-        pool_(options_.pool_size, options_.pool_ttl) {
+        pool_(options_.pool_size, options_.pool_ttl, options_.tls),
+        h2_(options_.pool_ttl, options_.tls) {
     if (!options_.backoff) options_.backoff = GoMicroBackoff;
+    tls_status_ = tls::Check(options_.tls, tls::Side::kClient);
+    if (!tls_status_.ok()) log::Error(absl::StrCat("client: ", tls_status_.message()));
     CallFn fn = [this](const Request& r, const pb::Message& in, pb::Message* out) {
       return Invoke(r, in, out);
     };
@@ -77,6 +81,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   absl::Status Call(absl::string_view service, absl::string_view endpoint, const pb::Message& in,
                     pb::Message* out, const CallOptions& opts) {
+    if (!tls_status_.ok()) return TlsError(service);
     Request r{std::string(service), std::string(endpoint), &opts};
     return chain_(r, in, out);
   }
@@ -99,7 +104,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     std::unique_ptr<grpc::ClientContext> ctx;  // guarded by mu
     std::function<void(absl::Status, Async*)> done;
     ClientSpan span;
-    std::string peer;  // the last node tried
+    std::string peer;   // the last node tried
+    absl::Status last;  // the last attempt's error
     std::uint64_t cancel_handle = 0;
     metrics::CallStats* stats = nullptr;
     Clock::time_point started;
@@ -131,6 +137,10 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       call->stats = metrics::ClientStats(call->service, call->endpoint);
       call->stats->Begin();
       call->started = Clock::now();
+    }
+    if (!tls_status_.ok()) {
+      Complete(call, TlsError(call->service));
+      return;
     }
     if (call->opts.cancel != nullptr) {
       std::weak_ptr<Async> weak = call;
@@ -215,9 +225,28 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
            (options_.retry_on_timeout && s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
   }
 
-  // The next node, avoiding those that failed in this round when there is a choice.
-  const registry::Node& Pick(selector::Next& next, const std::vector<std::string>& tried) {
-    return next.Avoiding(tried);
+  // The next node, avoiding those that failed in this round when there is a choice, and how to
+  // reach it. Nodes this client cannot reach (a TLS node without TLS here, or the other way round,
+  // see micro/tls.h) are passed over without a connection attempt; null when no node is left.
+  const registry::Node* Pick(selector::Next& next, std::vector<std::string>* tried,
+                             internal::NodeTransport* how) {
+    std::vector<std::string> skipped;  // allocated only in a mixed fleet
+    for (;;) {
+      const registry::Node& node = next.Avoiding(tried->size() < next.size() ? *tried : skipped);
+      *how = internal::TransportFor(options_.tls, node);
+      if (*how != internal::NodeTransport::kSkip) return &node;
+      next.Skip();
+      if (std::find(skipped.begin(), skipped.end(), node.id) != skipped.end()) return nullptr;
+      skipped.push_back(node.id);
+      // Counted as tried, so that the round ends (and backs off) when the reachable nodes failed.
+      if (std::find(tried->begin(), tried->end(), node.id) == tried->end())
+        tried->push_back(node.id);
+    }
+  }
+
+  absl::Status Unreachable(const std::string& service) const {
+    return SelectError(service,
+                       absl::FailedPreconditionError(internal::SkipReason(options_.tls, service)));
   }
 
   // After a retryable failure of `node`: no wait while a node not tried in this
@@ -309,9 +338,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         std::unique_lock<std::mutex> l(cancel.mu);
         cancel.cv.wait_for(l, wait, [&] { return cancel.cancelled; });
       }
-      const registry::Node& node = Pick(*next, tried);
+      internal::NodeTransport how;
+      const registry::Node* picked = Pick(*next, &tried, &how);
+      if (picked == nullptr) return attempt == 0 ? Unreachable(r.service) : last;
+      const registry::Node& node = *picked;
       *peer = node.address;
-      auto conn = pool_.Get(node.address);
+      auto conn = pool_.Get(node.address, how == internal::NodeTransport::kTls);
       grpc::ClientContext ctx;
       Prepare(&ctx, md, deadline);
       {
@@ -333,7 +365,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         next->Mark(absl::OkStatus());
         return internal::Decode(&response, codec, out);
       }
-      last = internal::FromGrpcStatus(st);
+      last = internal::FromGrpcStatus(how == internal::NodeTransport::kTls ? internal::TlsHint(st)
+                                                                           : st);
       if (!Retryable(st)) {
         next->Mark(absl::OkStatus());  // the node answered
         return last;
@@ -361,12 +394,20 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   void Attempt(std::shared_ptr<Async> call) {
     if (call->completed) return;
-    const registry::Node& node = Pick(*call->next, call->tried);
+    internal::NodeTransport how;
+    const registry::Node* found = Pick(*call->next, &call->tried, &how);
+    if (found == nullptr) {
+      Complete(call, call->attempt == 0 ? Unreachable(call->service) : call->last);
+      return;
+    }
+    const registry::Node& node = *found;
     registry::Node picked = node;
     call->peer = node.address;
+    bool tls = how == internal::NodeTransport::kTls;
     if (call->json) {
       internal::H2Call h;
       h.address = node.address;
+      h.tls = tls;
       h.path = call->path;
       h.content_type = internal::kContentTypeJson;
       h.metadata = call->metadata;
@@ -374,13 +415,13 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       h.message = call->text;
       h.deadline = call->deadline;
       h.cancel = call->opts.cancel;
-      h2_.Call(std::move(h), [this, call, picked](const grpc::Status& st, std::string answer) {
+      h2_.Call(std::move(h), [this, call, picked, tls](const grpc::Status& st, std::string answer) {
         call->answer = std::move(answer);
-        Finished(call, picked, st);
+        Finished(call, picked, tls ? internal::TlsHint(st) : st);
       });
       return;
     }
-    auto conn = pool_.Get(node.address);
+    auto conn = pool_.Get(node.address, tls);
     grpc::ClientContext* ctx;
     {
       std::lock_guard<std::mutex> l(call->mu);
@@ -388,9 +429,10 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       ctx = call->ctx.get();
     }
     Prepare(ctx, call->metadata, call->deadline);
-    conn->stub.UnaryCall(
-        ctx, call->path, grpc::StubOptions(), &call->request, &call->response,
-        [this, call, picked, conn](grpc::Status st) { Finished(call, picked, st); });
+    conn->stub.UnaryCall(ctx, call->path, grpc::StubOptions(), &call->request, &call->response,
+                         [this, call, picked, conn, tls](grpc::Status st) {
+                           Finished(call, picked, tls ? internal::TlsHint(st) : st);
+                         });
   }
 
   void Finished(std::shared_ptr<Async> call, const registry::Node& node, const grpc::Status& st) {
@@ -407,6 +449,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       return;
     }
     call->next->Mark(err);
+    call->last = err;
     ++call->attempt;
     auto wait = RetryWait(*call->next, node.id, &call->tried, &call->rounds);
     if (log::Enabled(log::Level::kDebug)) {
@@ -450,10 +493,16 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     }
   }
 
+  // Every call fails with this when the TLS files are unusable (checked once, at construction).
+  absl::Status TlsError(absl::string_view service) const {
+    return SelectError(service, absl::FailedPreconditionError(tls_status_.message()));
+  }
+
   ClientOptions options_;
+  absl::Status tls_status_;
   selector::Selector selector_;
   internal::ChannelPool pool_;
-  internal::H2Transport h2_{options_.pool_ttl};
+  internal::H2Transport h2_;
   CallFn chain_;
 
   std::mutex timer_mu_;

@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
@@ -23,6 +24,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/net.h"
+#include "core/tls_config.h"
 
 namespace micro::internal {
 namespace {
@@ -75,11 +77,14 @@ struct Stream {
 struct Conn;
 
 struct H2Transport::State : std::enable_shared_from_this<H2Transport::State> {
-  explicit State(std::chrono::milliseconds ttl) : idle_ttl(ttl), sweep(io) {}
+  State(std::chrono::milliseconds ttl, const tls::Options& tls) : idle_ttl(ttl), sweep(io) {
+    if (tls.client_enabled()) ssl = std::make_unique<SslContexts>(tls, tls::Side::kClient);
+  }
 
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   std::chrono::milliseconds idle_ttl;
+  std::unique_ptr<SslContexts> ssl;  // null without TLS
   asio::steady_timer sweep;
   bool sweeping = false;
   absl::flat_hash_map<std::string, std::shared_ptr<Conn>> conns;  // io thread only
@@ -94,9 +99,11 @@ struct H2Transport::State : std::enable_shared_from_this<H2Transport::State> {
 
 // One HTTP/2 connection to one address; every member is used on the io thread only.
 struct Conn : std::enable_shared_from_this<Conn> {
-  Conn(H2Transport::State* st, std::string addr)
+  Conn(H2Transport::State* st, std::string addr, bool tls)
       : state(st),
         address(std::move(addr)),
+        key(KeyOf(address, tls)),
+        tls(tls),
         socket(st->io),
         resolver(st->io),
         connect_timer(st->io) {}
@@ -104,9 +111,17 @@ struct Conn : std::enable_shared_from_this<Conn> {
     if (session != nullptr) nghttp2_session_del(session);
   }
 
+  static std::string KeyOf(const std::string& address, bool tls) {
+    return tls ? absl::StrCat("tls:", address) : address;
+  }
+
   H2Transport::State* state;
   std::string address;
+  std::string key;  // in State::conns
+  bool tls;
   tcp::socket socket;
+  std::shared_ptr<asio::ssl::context> ssl_context;       // kept while the stream lives
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> ssl;  // over `socket`, when tls
   tcp::resolver resolver;
   asio::steady_timer connect_timer;
   nghttp2_session* session = nullptr;
@@ -129,6 +144,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
                                absl::StrCat("bad node address \"", address, "\"")));
     }
     if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    if (tls && !PrepareTls(host)) return;
     auto self = shared_from_this();
     connect_timer.expires_after(kConnectTimeout);
     connect_timer.async_wait([self](boost::system::error_code ec) {
@@ -147,9 +163,50 @@ struct Conn : std::enable_shared_from_this<Conn> {
                               [self](boost::system::error_code ec, const tcp::endpoint&) {
                                 if (self->dead) return;
                                 if (ec) return self->FailConnect(ec);
-                                self->Connected();
+                                if (self->ssl == nullptr) return self->Connected();
+                                self->Handshake();
                               });
         });
+  }
+
+  // The TLS stream for `host`: the current context, SNI, the name the certificate must carry and
+  // ALPN h2. False (and the connection failed) when the files cannot be loaded.
+  bool PrepareTls(const std::string& host) {
+    auto ctx = state->ssl->Get();
+    if (!ctx.ok()) {
+      Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(ctx.status().message())));
+      return false;
+    }
+    ssl_context = *ctx;
+    ssl = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket, *ssl_context);
+    const std::string& name =
+        state->ssl->options().server_name.empty() ? host : state->ssl->options().server_name;
+    // OpenSSL checks the name itself, so a mismatch is reported as one ("hostname mismatch").
+    boost::system::error_code ec;
+    asio::ip::make_address(name, ec);
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl->native_handle());
+    if (ec) {
+      SSL_set_tlsext_host_name(ssl->native_handle(), name.c_str());  // SNI: names only
+      X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
+    } else {
+      X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+    }
+    OfferH2(ssl->native_handle());
+    return true;
+  }
+
+  void Handshake() {
+    auto self = shared_from_this();
+    ssl->async_handshake(asio::ssl::stream_base::client, [self](boost::system::error_code ec) {
+      if (self->dead) return;
+      if (ec) {
+        return self->Fail(
+            grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                         absl::StrCat("TLS handshake with ", self->address,
+                                      " failed: ", SslErrorText(self->ssl->native_handle(), ec))));
+      }
+      self->Connected();
+    });
   }
 
   void FailConnect(const boost::system::error_code& ec) {
@@ -275,7 +332,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
 
   void Read() {
     auto self = shared_from_this();
-    socket.async_read_some(asio::buffer(in), [self](boost::system::error_code ec, std::size_t n) {
+    auto on_read = [self](boost::system::error_code ec, std::size_t n) {
       if (self->dead) return;
       if (ec) {
         return self->Fail(
@@ -285,7 +342,12 @@ struct Conn : std::enable_shared_from_this<Conn> {
       if (!self->Receive(reinterpret_cast<const uint8_t*>(self->in.data()), n)) return;
       self->Flush();
       if (!self->dead) self->Read();
-    });
+    };
+    if (ssl != nullptr) {
+      ssl->async_read_some(asio::buffer(in), std::move(on_read));
+    } else {
+      socket.async_read_some(asio::buffer(in), std::move(on_read));
+    }
   }
 
   void Flush() {
@@ -300,7 +362,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
     }
     writing = true;
     auto self = shared_from_this();
-    asio::async_write(socket, asio::buffer(out), [self](boost::system::error_code ec, std::size_t) {
+    auto on_write = [self](boost::system::error_code ec, std::size_t) {
       self->writing = false;
       if (self->dead) return;
       if (ec) {
@@ -309,7 +371,12 @@ struct Conn : std::enable_shared_from_this<Conn> {
                          absl::StrCat("connection to ", self->address, " lost: ", ec.message())));
       }
       self->Flush();
-    });
+    };
+    if (ssl != nullptr) {
+      asio::async_write(*ssl, asio::buffer(out), std::move(on_write));
+    } else {
+      asio::async_write(socket, asio::buffer(out), std::move(on_write));
+    }
   }
 
   // The connection is over: every call on it ends with `st`.
@@ -393,13 +460,14 @@ struct Conn : std::enable_shared_from_this<Conn> {
 
 void H2Transport::State::Start(std::shared_ptr<Stream> s) {
   std::shared_ptr<Conn> conn;
-  auto it = conns.find(s->call.address);
+  std::string key = Conn::KeyOf(s->call.address, s->call.tls);
+  auto it = conns.find(key);
   if (it != conns.end() && it->second->Usable()) {
     conn = it->second;
   } else {
     if (it != conns.end() && !it->second->dead) retired.push_back(it->second);
-    conn = std::make_shared<Conn>(this, s->call.address);
-    conns[s->call.address] = conn;
+    conn = std::make_shared<Conn>(this, s->call.address, s->call.tls);
+    conns[key] = conn;
     conn->Connect();
     if (conn->dead) {
       s->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -445,7 +513,7 @@ void H2Transport::State::Start(std::shared_ptr<Stream> s) {
 }
 
 void H2Transport::State::Drop(const Conn* c) {
-  auto it = conns.find(c->address);
+  auto it = conns.find(c->key);
   if (it != conns.end() && it->second.get() == c) conns.erase(it);
 }
 
@@ -483,8 +551,8 @@ void H2Transport::State::CloseAll() {
   work.reset();
 }
 
-H2Transport::H2Transport(std::chrono::milliseconds idle_ttl)
-    : state_(std::make_shared<State>(idle_ttl)) {
+H2Transport::H2Transport(std::chrono::milliseconds idle_ttl, const tls::Options& tls)
+    : state_(std::make_shared<State>(idle_ttl, tls)) {
   // The thread owns the state too, so it may outlive this object (see the destructor).
   thread_ = std::thread([st = state_] { st->io.run(); });
 }
@@ -519,8 +587,8 @@ std::size_t H2Transport::connections() {
 }
 
 grpc::Status H2ReplayAnswer(const uint8_t* answer, std::size_t size) {
-  auto state = std::make_shared<H2Transport::State>(std::chrono::seconds(60));
-  auto conn = std::make_shared<Conn>(state.get(), "127.0.0.1:1");
+  auto state = std::make_shared<H2Transport::State>(std::chrono::seconds(60), tls::Options{});
+  auto conn = std::make_shared<Conn>(state.get(), "127.0.0.1:1", false);
   grpc::Status result(grpc::StatusCode::UNKNOWN, "the call never ended");
   int ended = 0;
   auto s = std::make_shared<Stream>();

@@ -15,6 +15,7 @@
 #include <grpcpp/support/status.h>
 
 #include "micro/cancel.h"
+#include "micro/tls.h"
 
 #include <chrono>
 #include <cstddef>
@@ -38,13 +39,15 @@ struct H2Call {
   std::size_t max_response = 4 << 20;  // gRPC's default receive limit
   // When it is cancelled the stream is reset and the call ends with CANCELLED.
   std::shared_ptr<Cancellation> cancel;
+  bool tls = false;  // over TLS, with the transport's tls::Options
 };
 
 class H2Transport {
  public:
   using Done = std::function<void(const grpc::Status& status, std::string message)>;
 
-  explicit H2Transport(std::chrono::milliseconds idle_ttl);
+  // `tls`: how TLS connections are made (calls ask for TLS with H2Call::tls).
+  explicit H2Transport(std::chrono::milliseconds idle_ttl, const tls::Options& tls = {});
   ~H2Transport();
   H2Transport(const H2Transport&) = delete;
   H2Transport& operator=(const H2Transport&) = delete;

@@ -34,6 +34,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/net.h"
 #include "core/thread_pool.h"
+#include "core/tls_config.h"
 #include "core/wire.h"
 #include "micro/errors.h"
 #include "micro/log.h"
@@ -141,9 +142,13 @@ class Server::Impl {
       quota.Resize(options_.memory_limit_bytes);
       builder.SetResourceQuota(quota);
     }
+    if (absl::Status s = tls::Check(options_.tls, tls::Side::kServer); !s.ok()) {
+      pool_.reset();
+      return absl::InvalidArgumentError(absl::StrCat("server ", options_.name, ": ", s.message()));
+    }
     int selected = 0;
     builder.AddListeningPort(internal::JoinHostPort(listen_host, port),
-                             grpc::InsecureServerCredentials(), &selected);
+                             internal::ServerCredentials(options_.tls), &selected);
     builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
     for (auto& svc : typed_) builder.RegisterService(svc.get());
     generic_ = std::make_unique<GenericService>(this);
@@ -193,7 +198,8 @@ class Server::Impl {
     loop_ = std::thread([this] { RegisterLoop(); });
     if (registered_) {
       log::Info(absl::StrCat("server ", options_.name, " (", options_.id, ") listening on ",
-                             listen_address_, ", registered as ", advertised_, " in ",
+                             listen_address_, " (", tls::Describe(options_.tls, tls::Side::kServer),
+                             "), registered as ", advertised_, " in ",
                              options_.registry->String()));
     }
     return absl::OkStatus();
@@ -434,6 +440,7 @@ class Server::Impl {
     node.metadata.emplace("transport", "grpc");
     node.metadata.emplace("broker", "http");
     node.metadata.emplace("protocol", "grpc");
+    node.metadata.emplace(internal::kSecureKey, options_.tls.server_enabled() ? "true" : "false");
     s.nodes.push_back(std::move(node));
     return s;
   }

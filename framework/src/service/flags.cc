@@ -74,6 +74,24 @@ void AddServiceFlags(FlagSet* f, Options* o, ServiceFlagValues* v) {
   f->String("metrics_address", "MICRO_METRICS_ADDRESS", o->metrics_address,
             "serve Prometheus metrics on http://host:port/metrics (empty: off)",
             &o->metrics_address);
+  tls::Options& t = o->tls;
+  f->String("tls_cert", "MICRO_TLS_CERT", t.cert_file,
+            "TLS certificate chain (PEM): serve TLS, and present it to mTLS servers", &t.cert_file);
+  f->String("tls_key", "MICRO_TLS_KEY", t.key_file, "private key of --tls_cert (PEM)", &t.key_file);
+  f->String("tls_ca", "MICRO_TLS_CA", t.ca_file,
+            "CA bundle (PEM) that servers' and, with --tls_client_auth, clients' certificates are "
+            "verified against; setting it makes the client use TLS",
+            &t.ca_file);
+  f->Bool("tls_client_auth", "MICRO_TLS_CLIENT_AUTH", t.client_auth,
+          "require client certificates signed by --tls_ca (mutual TLS)", &t.client_auth);
+  f->String("tls_server_name", "MICRO_TLS_SERVER_NAME", t.server_name,
+            "name servers' certificates must carry (default: the node's host)", &t.server_name);
+  f->Bool("tls_allow_plaintext", "MICRO_TLS_ALLOW_PLAINTEXT", t.allow_plaintext,
+          "with TLS on, still call nodes that register secure=false in plain text",
+          &t.allow_plaintext);
+  v->tls_reload = std::chrono::duration_cast<std::chrono::milliseconds>(t.reload_interval);
+  f->Duration("tls_reload_interval", "MICRO_TLS_RELOAD_INTERVAL", v->tls_reload,
+              "how often the TLS files are checked for a renewal", &v->tls_reload);
   f->String("log_level", "MICRO_LOG_LEVEL", o->log_level.empty() ? "info" : o->log_level,
             "debug, info, warn or error", &o->log_level);
   f->String("log_format", "MICRO_LOG_FORMAT", o->log_format.empty() ? "text" : o->log_format,
@@ -100,10 +118,12 @@ absl::Status ApplyServiceFlags(const FlagSet& f, const ServiceFlagValues& v, Opt
                  "must be positive"),
         positive("client_retries", o->client.retries >= 0, "must not be negative"),
         positive("server_max_streams", o->server.max_concurrent_streams >= 1, "must be at least 1"),
-        positive("client_pool_size", v.pool_size >= 1, "must be at least 1")}) {
+        positive("client_pool_size", v.pool_size >= 1, "must be at least 1"),
+        positive("tls_reload_interval", v.tls_reload.count() >= 1000, "must be at least 1s")}) {
     if (!s.ok()) return s;
   }
   o->client.pool_size = static_cast<std::size_t>(v.pool_size);
+  o->tls.reload_interval = std::chrono::duration_cast<std::chrono::seconds>(v.tls_reload);
   if (std::string source = f.Source("trace_sample"); !source.empty()) {
     double ratio = 0;
     if (!absl::SimpleAtod(v.trace_sample, &ratio) || !(ratio >= 0 && ratio <= 1))

@@ -1,6 +1,7 @@
 // Internal: the flags and MICRO_* variables of Service::Init, on FlagSet.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@ struct ServiceFlagValues {
   int pool_size = 0;
   std::string strategy;
   std::string trace_sample;
+  std::chrono::milliseconds tls_reload{0};
 };
 
 // Adds the standard flags to `flags`, each defaulting to what `options` holds

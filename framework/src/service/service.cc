@@ -156,7 +156,11 @@ class Service::Impl {
 
   server::Server& Server() {
     std::lock_guard<std::mutex> l(mu_);
-    if (server_ == nullptr) server_ = std::make_unique<server::Server>(options_.server);
+    if (server_ == nullptr) {
+      server::ServerOptions o = options_.server;
+      if (TlsSet()) o.tls = options_.tls;
+      server_ = std::make_unique<server::Server>(std::move(o));
+    }
     return *server_;
   }
 
@@ -165,6 +169,7 @@ class Service::Impl {
     std::lock_guard<std::mutex> l(mu_);
     if (client_ == nullptr) {
       client::ClientOptions o = options_.client;
+      if (TlsSet()) o.tls = options_.tls;
       if (reg.ok()) {
         o.registry = *reg;
       } else {
@@ -174,6 +179,11 @@ class Service::Impl {
       client_ = std::make_shared<client::Client>(std::move(o));
     }
     return client_;
+  }
+
+  bool TlsSet() const {
+    const tls::Options& t = options_.tls;
+    return !t.cert_file.empty() || !t.key_file.empty() || !t.ca_file.empty() || t.client_auth;
   }
 
   // Level and format set in code or by Init; empty ones leave the variables' choice.
@@ -196,6 +206,12 @@ class Service::Impl {
     if (!reg.ok())
       return absl::InvalidArgumentError(absl::StrCat("registry: ", reg.status().message()));
     if (absl::Status s = ApplyLogOptions(options_); !s.ok()) return s;
+    if (TlsSet()) {
+      if (absl::Status s = tls::Check(options_.tls, tls::Side::kClient); !s.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("service ", options_.server.name, ": client ", s.message()));
+      }
+    }
     if (absl::Status s = RunHooks(options_.before_start, "before start", true); !s.ok()) return s;
     server::Server& srv = Server();
     srv.options().registry = *reg;
@@ -415,6 +431,10 @@ Option WrapClient(client::CallWrapper w) {
 Option MetricsAddress(std::string address) {
   return [address](Options& o) { o.metrics_address = address; };
 }
+Option Tls(tls::Options tls) {
+  return [tls = std::move(tls)](Options& o) { o.tls = tls; };
+}
+
 Option TraceAddress(std::string collector, double sample) {
   return [collector, sample](Options& o) {
     o.trace_address = collector;

@@ -13,6 +13,7 @@
 #include "micro/cancel.h"
 #include "micro/registry/registry.h"
 #include "micro/selector/selector.h"
+#include "micro/tls.h"
 #include "micro/trace.h"
 
 namespace google::protobuf {
@@ -66,6 +67,8 @@ struct ClientOptions {
   std::vector<CallWrapper> wrappers;                            // outermost first
   // Count calls per target for micro::metrics (lock-free counters; off only to measure them).
   bool metrics = true;
+  // TLS towards nodes: used when tls has a CA or a certificate; which nodes get it, see micro/tls.h.
+  tls::Options tls;
 };
 
 }  // namespace micro::client
