@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -21,6 +22,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/tls_config.h"
+#include "limiter.h"
 #include "metrics.h"
 #include "micro/errors.h"
 #include "micro/log.h"
@@ -70,16 +73,29 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
         client(std::move(c)),
         io(std::max(1, options.threads)),
         acceptor(io),
-        accept_pause(io) {}
+        admin_acceptor(io),
+        accept_pause(io) {
+    if (options.rate_limit > 0) {
+      limiter = std::make_unique<RateLimiter>(
+          options.rate_limit, options.rate_burst > 0 ? options.rate_burst : options.rate_limit);
+    }
+    if (options.tls.server_enabled())
+      ssl = std::make_unique<internal::SslContexts>(options.tls, tls::Side::kServer);
+  }
 
   void Accept();
-  void Accepted(tcp::socket socket);
+  void AcceptAdmin();
+  void Accepted(tcp::socket socket, bool admin);
   void Refuse(tcp::socket socket);
 
   GatewayOptions options;
   std::shared_ptr<client::Client> client;
   asio::io_context io;
   tcp::acceptor acceptor;
+  tcp::acceptor admin_acceptor;  // open when options.admin_address is set
+  int admin_port = 0;
+  std::unique_ptr<RateLimiter> limiter;        // null: no rate limit
+  std::unique_ptr<internal::SslContexts> ssl;  // null: plain HTTP
   std::vector<std::thread> threads;
   Metrics metrics;
   std::atomic<bool> draining{false};
@@ -96,18 +112,51 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Gateway::Impl* gw)
-      : stream_(std::move(socket)), timer_(stream_.get_executor()), gw_(gw) {
+  // `admin`: the admin listener's connection (/metrics and /health only). `ssl`: HTTPS.
+  Session(tcp::socket socket, Gateway::Impl* gw, bool admin,
+          std::shared_ptr<asio::ssl::context> ssl)
+      : stream_(std::move(socket)),
+        timer_(stream_.get_executor()),
+        gw_(gw),
+        admin_(admin),
+        ssl_context_(std::move(ssl)) {
     gw_->connections.fetch_add(1, std::memory_order_relaxed);
+    if (ssl_context_ != nullptr) tls_.emplace(stream_, *ssl_context_);
+    beast::error_code ec;
+    auto remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) client_ = remote.address().to_string();
   }
   ~Session() { gw_->connections.fetch_sub(1, std::memory_order_relaxed); }
 
   void Start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->tls_) return self->Read();
+      self->Deadline(self->options().read_timeout);
+      self->tls_->async_handshake(asio::ssl::stream_base::server, [self](beast::error_code ec) {
+        if (ec) {
+          if (log::Enabled(log::Level::kDebug)) {
+            log::Debug(absl::StrCat("api gateway: TLS handshake with ", self->client_, ": ",
+                                    internal::SslErrorText(self->tls_->native_handle(), ec)));
+          }
+          return self->Close();
+        }
+        self->Read();
+      });
+    });
   }
 
  private:
   const GatewayOptions& options() const { return gw_->options; }
+
+  // Runs `op` on the connection's stream: the TLS one for HTTPS, else the TCP one.
+  template <typename Op>
+  void OnStream(Op op) {
+    if (tls_) {
+      op(*tls_);
+    } else {
+      op(stream_);
+    }
+  }
 
   void Read() {
     parser_.emplace();
@@ -115,9 +164,11 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(options().max_body);
     // A kept-alive connection may wait idle; a request that has begun must come in whole.
     Deadline(served_ == 0 ? options().read_timeout : options().idle_timeout);
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
+    OnStream([&](auto& s) {
+      http::async_read_header(
+          s, buffer_, *parser_,
+          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
+    });
   }
 
   // A failed read: answer when the client deserves an answer, then close.
@@ -151,11 +202,13 @@ class Session : public std::enable_shared_from_this<Session> {
     auto& req = parser_->get();
     if (!parser_->is_done() && beast::iequals(req[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-      http::async_write(stream_, *cont,
-                        [self = shared_from_this(), cont](beast::error_code e, std::size_t) {
-                          if (e) return self->Close();
-                          self->ReadBody();
-                        });
+      OnStream([&](auto& s) {
+        http::async_write(s, *cont,
+                          [self = shared_from_this(), cont](beast::error_code e, std::size_t) {
+                            if (e) return self->Close();
+                            self->ReadBody();
+                          });
+      });
       return;
     }
     ReadBody();
@@ -163,11 +216,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     if (parser_->is_done()) return Handle();
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       if (ec) return self->ReadFailed(ec);
-                       self->Handle();
-                     });
+    OnStream([&](auto& s) {
+      http::async_read(s, buffer_, *parser_,
+                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                         if (ec) return self->ReadFailed(ec);
+                         self->Handle();
+                       });
+    });
   }
 
   void Handle() {
@@ -190,10 +245,27 @@ class Session : public std::enable_shared_from_this<Session> {
       bool up = !gw_->draining.load();
       return Send(up ? 200 : 503, up ? R"({"status":"ok"})" : R"({"status":"draining"})");
     }
+    if (admin_) {
+      if (path == "/metrics") {
+        route_ = "/metrics";
+        // The gateway's HTTP side, then its client's calls by target service and its tracer.
+        return Send(200, gw_->metrics.Text() + micro::metrics::Text(), "text/plain; version=0.0.4");
+      }
+      route_ = "unmatched";
+      return Fail(404, "the admin address serves /metrics and /health only");
+    }
     if (path == "/metrics") {
-      route_ = "/metrics";
-      // The gateway's HTTP side, then its client's calls by target service and its tracer.
-      return Send(200, gw_->metrics.Text() + micro::metrics::Text(), "text/plain; version=0.0.4");
+      route_ = "unmatched";
+      return SendError(errors::NotFound(kErrorId, "/metrics is served on the admin address"));
+    }
+    if (gw_->limiter != nullptr) {
+      if (int wait = gw_->limiter->Take(client_); wait > 0) {
+        route_ = "limited";
+        retry_after_ = wait;
+        return SendError(errors::New(
+            kErrorId, absl::StrCat("too many requests from ", client_, "; retry in ", wait, " s"),
+            429));
+      }
     }
     beast::string_view rid = req["X-Request-Id"];
     request_id_ = RequestId(absl::string_view(rid.data(), rid.size()));
@@ -204,7 +276,7 @@ class Session : public std::enable_shared_from_this<Session> {
       in.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     in.body = std::move(req.body());
-    absl::StatusOr<Call> call = PlanCall(in, options().ns);
+    absl::StatusOr<Call> call = PlanCall(in, options().policy);
     if (!call.ok()) {
       route_ = "unmatched";
       return SendError(call.status());
@@ -279,6 +351,8 @@ class Session : public std::enable_shared_from_this<Session> {
     res->set(http::field::server, "micro-cpp-api");
     if (!request_id_.empty()) res->set("X-Request-Id", request_id_);
     request_id_.clear();
+    if (retry_after_ > 0) res->set(http::field::retry_after, std::to_string(retry_after_));
+    retry_after_ = 0;
     if (!type.empty()) res->set(http::field::content_type, type);
     if (options().cors) AddCors(*res);
     res->keep_alive(keep_alive_ && !gw_->draining.load());
@@ -290,12 +364,14 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     ++served_;
     Deadline(options().read_timeout);  // a client too slow to read its answer
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
-                        if (ec) return self->Close();
-                        if (!res->keep_alive()) return self->Linger();
-                        self->Read();
-                      });
+    OnStream([&](auto& s) {
+      http::async_write(s, *res,
+                        [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                          if (ec) return self->Close();
+                          if (!res->keep_alive()) return self->Linger();
+                          self->Read();
+                        });
+    });
   }
 
   void AddCors(http::response<http::string_body>& res) const {
@@ -349,6 +425,11 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   asio::steady_timer timer_;
   Gateway::Impl* gw_;
+  const bool admin_;
+  std::shared_ptr<asio::ssl::context> ssl_context_;           // kept while tls_ lives
+  std::optional<asio::ssl::stream<beast::tcp_stream&>> tls_;  // over stream_, for HTTPS
+  std::string client_;   // the remote address, the rate limit's key
+  int retry_after_ = 0;  // seconds, for the next answer
   bool timed_out_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -374,7 +455,7 @@ void Gateway::Impl::Accept() {
         accept_errors = 0;
         accept_backoff = std::chrono::milliseconds(0);
       }
-      Accepted(std::move(socket));
+      Accepted(std::move(socket), false);
       return Accept();
     }
     // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS): accepting again at
@@ -392,12 +473,32 @@ void Gateway::Impl::Accept() {
   });
 }
 
-void Gateway::Impl::Accepted(tcp::socket socket) {
+// The admin listener: few connections, from monitoring; no backoff needed beyond a pause.
+void Gateway::Impl::AcceptAdmin() {
+  admin_acceptor.async_accept(
+      asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || !admin_acceptor.is_open()) return;
+        if (!ec) Accepted(std::move(socket), true);
+        AcceptAdmin();
+      });
+}
+
+void Gateway::Impl::Accepted(tcp::socket socket, bool admin) {
   if (connections.load(std::memory_order_relaxed) >= options.max_connections)
     return Refuse(std::move(socket));
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
-  std::make_shared<Session>(std::move(socket), this)->Start();
+  std::shared_ptr<asio::ssl::context> context;
+  if (ssl != nullptr && !admin) {
+    auto got = ssl->Get();
+    if (!got.ok()) {
+      log::Error(absl::StrCat("api gateway: ", got.status().message()));
+      socket.close(ignored);
+      return;
+    }
+    context = *got;
+  }
+  std::make_shared<Session>(std::move(socket), this, admin, std::move(context))->Start();
 }
 
 // Past max_connections: a 503 that says why, then close.
@@ -421,34 +522,61 @@ Gateway::Gateway(GatewayOptions options, std::shared_ptr<client::Client> client)
 
 Gateway::~Gateway() { Stop(); }
 
-absl::Status Gateway::Start() {
-  const std::string& a = impl_->options.address;
+namespace {
+
+// Opens, binds and listens on `address` ("host:port", ":port" = every interface).
+absl::Status Listen(tcp::acceptor& acc, const std::string& address) {
   std::string host;
   int port = 0;
-  if (absl::Status s = plugin::SplitHostPort(a, &host, &port); !s.ok()) return s;
+  if (absl::Status s = plugin::SplitHostPort(address, &host, &port); !s.ok()) return s;
   if (host.empty()) host = "0.0.0.0";  // ":8080"
   beast::error_code ec;
   auto ip = asio::ip::make_address(host, ec);
   if (ec) {
     return absl::InvalidArgumentError(
-        absl::StrCat("address \"", a, "\": \"", host, "\" is not an IP address"));
+        absl::StrCat("address \"", address, "\": \"", host, "\" is not an IP address"));
   }
   tcp::endpoint endpoint(ip, static_cast<unsigned short>(port));
-  auto& acc = impl_->acceptor;
   acc.open(endpoint.protocol(), ec);
   if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acc.bind(endpoint, ec);
   if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot listen on ", a, ": ", ec.message()));
-  impl_->port = acc.local_endpoint().port();
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Gateway::Start() {
+  const GatewayOptions& o = impl_->options;
+  if (absl::Status s = tls::Check(o.tls, tls::Side::kServer); !s.ok()) return s;
+  for (const auto* list : {&o.policy.allow, &o.policy.deny}) {
+    for (const std::string& p : *list) {
+      if (absl::Status s = CheckPattern(p); !s.ok()) return s;
+    }
+  }
+  if (absl::Status s = Listen(impl_->acceptor, o.address); !s.ok()) return s;
+  impl_->port = impl_->acceptor.local_endpoint().port();
+  if (!o.admin_address.empty()) {
+    if (absl::Status s = Listen(impl_->admin_acceptor, o.admin_address); !s.ok()) {
+      beast::error_code ignored;
+      impl_->acceptor.close(ignored);
+      return absl::Status(s.code(), absl::StrCat("admin ", s.message()));
+    }
+    impl_->admin_port = impl_->admin_acceptor.local_endpoint().port();
+    impl_->AcceptAdmin();
+  }
   impl_->Accept();
-  for (int i = 0; i < std::max(1, impl_->options.threads); ++i) {
+  for (int i = 0; i < std::max(1, o.threads); ++i) {
     impl_->threads.emplace_back([impl = impl_.get()] { impl->io.run(); });
   }
   return absl::OkStatus();
 }
 
 int Gateway::port() const { return impl_->port; }
+int Gateway::admin_port() const { return impl_->admin_port; }
 
 void Gateway::Stop() {
   if (impl_->threads.empty()) return;
@@ -456,6 +584,7 @@ void Gateway::Stop() {
   asio::post(impl_->io, [impl = impl_.get()] {
     beast::error_code ec;
     impl->acceptor.close(ec);
+    impl->admin_acceptor.close(ec);
     impl->accept_pause.cancel();
   });
   Clock::time_point deadline = Clock::now() + impl_->options.drain_timeout;

@@ -1,6 +1,6 @@
 // api-gateway: go-micro's `micro api` (rpc handler) for micro-cpp services.
 //
-//   api-gateway --registry mdns --address :8080
+//   api-gateway --registry mdns --address 127.0.0.1:8080
 //   curl -H 'Authorization: Bearer VALID_TOKEN' localhost:8080/hotel/rates
 //        -d '{"inDate":"2015-04-09","outDate":"2015-04-10"}'
 //
@@ -24,13 +24,54 @@
 
 int main(int argc, char** argv) {
   micro::api::GatewayOptions o;
-  std::string registry, registry_address, origins;
+  std::string registry, registry_address, origins, allow, deny, rate_limit = "0", rate_burst = "0";
+  micro::tls::Options tls;
+  bool https = true;
   micro::FlagSet flags("api-gateway",
                        "HTTP gateway to micro services, like go-micro's `micro api` (rpc handler)");
-  flags.String("address", "MICRO_API_ADDRESS", ":8080", "listen address, host:port or :port",
-               &o.address);
-  flags.String("namespace", "MICRO_API_NAMESPACE", "go.micro.api",
-               "namespace prefixed to services resolved from paths", &o.ns);
+  flags.String("address", "MICRO_API_ADDRESS", o.address,
+               "listen address, host:port (:port = every interface)", &o.address);
+  flags.String("admin_address", "MICRO_API_ADMIN_ADDRESS", "127.0.0.1:9180",
+               "/metrics and /health here, plain HTTP (empty: no admin listener)",
+               &o.admin_address);
+  flags.String("namespace", "MICRO_API_NAMESPACE", o.policy.ns,
+               "namespace prefixed to services resolved from paths; /rpc stays inside it",
+               &o.policy.ns);
+  flags.Bool("enable_rpc", "MICRO_API_ENABLE_RPC", o.policy.rpc,
+             "serve /rpc (service and endpoint named in the body)", &o.policy.rpc);
+  flags.String("allow", "MICRO_API_ALLOW", "",
+               "forward only these: comma-separated service or service/Endpoint, '*' at the end "
+               "of a part matches a prefix (empty: all)",
+               &allow);
+  flags.String("deny", "MICRO_API_DENY", "",
+               "never forward these (same patterns as --allow; deny wins)", &deny);
+  flags.String("reserved_header_prefix", "MICRO_API_RESERVED_HEADER_PREFIX",
+               o.policy.reserved_prefix,
+               "request headers with this prefix are dropped, not passed to services (empty: none)",
+               &o.policy.reserved_prefix);
+  flags.String("rate_limit", "MICRO_API_RATE_LIMIT", rate_limit,
+               "requests per second per client address, 429 past it (0: no limit)", &rate_limit);
+  flags.String("rate_burst", "MICRO_API_RATE_BURST", rate_burst,
+               "requests a client may burst above --rate_limit (0: the rate)", &rate_burst);
+  flags.String("tls_cert", "MICRO_TLS_CERT", "",
+               "certificate (PEM): HTTPS on --address, and presented to mTLS services",
+               &tls.cert_file);
+  flags.String("tls_key", "MICRO_TLS_KEY", "", "private key of --tls_cert (PEM)", &tls.key_file);
+  flags.String("tls_ca", "MICRO_TLS_CA", "",
+               "CA bundle (PEM) services' and, with --tls_client_auth, HTTPS clients' "
+               "certificates are verified against; setting it makes calls to services use TLS",
+               &tls.ca_file);
+  flags.Bool("tls_client_auth", "MICRO_TLS_CLIENT_AUTH", false,
+             "HTTPS clients must present a certificate signed by --tls_ca", &tls.client_auth);
+  flags.String("tls_server_name", "MICRO_TLS_SERVER_NAME", "",
+               "name services' certificates must carry (default: the node's host)",
+               &tls.server_name);
+  flags.Bool("tls_allow_plaintext", "MICRO_TLS_ALLOW_PLAINTEXT", false,
+             "with TLS on, still call services that register secure=false in plain text",
+             &tls.allow_plaintext);
+  flags.Bool("https", "MICRO_API_HTTPS", https,
+             "serve HTTPS when --tls_cert is set (false: plain HTTP, TLS only towards services)",
+             &https);
   flags.String("registry", "MICRO_REGISTRY", "mdns",
                "registry: mdns, consul, etcd, memory, or a full URI such as consul://host:8500",
                &registry);
@@ -126,6 +167,26 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.cors_origins = absl::StrSplit(origins, ',', absl::SkipWhitespace());
+  o.policy.allow = absl::StrSplit(allow, ',', absl::SkipWhitespace());
+  o.policy.deny = absl::StrSplit(deny, ',', absl::SkipWhitespace());
+  if (!absl::SimpleAtod(rate_limit, &o.rate_limit) || !(o.rate_limit >= 0) ||
+      !absl::SimpleAtod(rate_burst, &o.rate_burst) || !(o.rate_burst >= 0)) {
+    micro::log::Error("--rate_limit and --rate_burst must be numbers, 0 or more");
+    return 2;
+  }
+  if (https) {
+    o.tls.cert_file = tls.cert_file;
+    o.tls.key_file = tls.key_file;
+    o.tls.ca_file = tls.ca_file;
+    o.tls.client_auth = tls.client_auth;
+  } else if (tls.client_auth) {
+    micro::log::Error("--tls_client_auth asks for HTTPS client certificates, and --https is off");
+    return 2;
+  }
+  if (absl::Status s = micro::tls::Check(tls, micro::tls::Side::kClient); !s.ok()) {
+    micro::log::Error(s.message());
+    return 2;
+  }
 
   micro::RegisterBuiltinPlugins();
   absl::StatusOr<std::string> uri = micro::registry::RegistryUri(registry, registry_address);
@@ -145,6 +206,8 @@ int main(int argc, char** argv) {
   co.selector.cache.persist_dir = cache_dir;
   co.registry = std::move(*reg);
   co.content_type = "application/grpc+json";
+  co.tls = tls;
+  co.tls.client_auth = false;  // an HTTPS matter, not the client's
   auto client = std::make_shared<micro::client::Client>(co);
 
   // Signals are taken by sigwait below; block them before any thread starts.
@@ -159,10 +222,16 @@ int main(int argc, char** argv) {
     micro::log::Error(s.message());
     return 1;
   }
-  micro::log::Info(
-      absl::StrCat("api gateway listening on ", o.address, " (port ", gateway.port(),
-                   "), namespace ", o.ns.empty() ? "(none)" : o.ns, ", registry ", reg_name,
-                   cache_dir.empty() ? "" : absl::StrCat(", last-known-good in ", cache_dir)));
+  micro::log::Info(absl::StrCat(
+      "api gateway listening on ", o.address, " (port ", gateway.port(), ", ",
+      o.tls.server_enabled() ? "HTTPS" : "HTTP", "), namespace ",
+      o.policy.ns.empty() ? "(none)" : o.policy.ns, o.policy.rpc ? ", /rpc on" : "",
+      o.admin_address.empty()
+          ? ""
+          : absl::StrCat(", admin on ", o.admin_address, " (port ", gateway.admin_port(), ")"),
+      o.rate_limit > 0 ? absl::StrCat(", ", o.rate_limit, " requests/s per client") : "",
+      ", services over ", micro::tls::Describe(co.tls, micro::tls::Side::kClient), ", registry ",
+      reg_name, cache_dir.empty() ? "" : absl::StrCat(", last-known-good in ", cache_dir)));
   int sig = 0;
   sigwait(&set, &sig);
   micro::log::Info(absl::StrCat("api gateway: signal ", sig, ", draining"));

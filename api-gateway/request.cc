@@ -158,7 +158,52 @@ bool IsMetadataHeader(absl::string_view n) {
   return true;
 }
 
-absl::StatusOr<Call> PlanCall(const HttpRequest& request, absl::string_view ns) {
+namespace {
+
+// One part of a pattern against a name: equal, or a prefix when the part ends in '*'.
+bool PartMatches(absl::string_view part, absl::string_view name) {
+  if (!part.empty() && part.back() == '*')
+    return absl::StartsWith(name, part.substr(0, part.size() - 1));
+  return part == name;
+}
+
+bool Matches(absl::string_view pattern, absl::string_view service, absl::string_view endpoint) {
+  std::size_t slash = pattern.find('/');
+  if (slash == absl::string_view::npos) return PartMatches(pattern, service);
+  return PartMatches(pattern.substr(0, slash), service) &&
+         PartMatches(pattern.substr(slash + 1), endpoint);
+}
+
+bool AnyMatches(const std::vector<std::string>& patterns, absl::string_view service,
+                absl::string_view endpoint) {
+  for (const std::string& p : patterns) {
+    if (Matches(p, service, endpoint)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool Forwarded(const Policy& policy, absl::string_view service, absl::string_view endpoint) {
+  if (AnyMatches(policy.deny, service, endpoint)) return false;
+  return policy.allow.empty() || AnyMatches(policy.allow, service, endpoint);
+}
+
+absl::Status CheckPattern(absl::string_view pattern) {
+  if (pattern.empty() || pattern == "/") return absl::InvalidArgumentError("an empty pattern");
+  for (absl::string_view part : absl::StrSplit(pattern, absl::MaxSplits('/', 1))) {
+    std::size_t star = part.find('*');
+    if (part.empty() || (star != absl::string_view::npos && star + 1 != part.size())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("pattern \"", pattern,
+                       "\": use service or service/Endpoint, '*' only at the end of a part"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Call> PlanCall(const HttpRequest& request, const Policy& policy) {
+  const std::string& ns = policy.ns;
   absl::string_view target = request.target;
   absl::string_view path = target, query;
   if (std::size_t q = target.find('?'); q != absl::string_view::npos) {
@@ -168,12 +213,19 @@ absl::StatusOr<Call> PlanCall(const HttpRequest& request, absl::string_view ns) 
   const std::string& m = request.method;
   Call call;
   if (path == "/rpc" || path == "/rpc/") {
+    if (!policy.rpc) {
+      return errors::NotFound(kErrorId, "/rpc is not served by this gateway (see --enable_rpc)");
+    }
     if (m != "POST") return errors::MethodNotAllowed(kErrorId, "use POST for /rpc");
     absl::StatusOr<nlohmann::json> j = ParseBody(request.body, "body");
     if (!j.ok()) return j.status();
     absl::StatusOr<Route> route = RpcRoute(*j, &call.body);
     if (!route.ok()) return route.status();
     call.route = std::move(*route);
+    if (!ns.empty() && !absl::StartsWith(call.route.service, absl::StrCat(ns, "."))) {
+      return errors::Forbidden(kErrorId, absl::StrCat("/rpc: service ", call.route.service,
+                                                      " is outside the namespace ", ns));
+    }
   } else {
     absl::StatusOr<Route> route = Resolve(path, ns);
     if (!route.ok()) return route.status();
@@ -206,9 +258,15 @@ absl::StatusOr<Call> PlanCall(const HttpRequest& request, absl::string_view ns) 
       call.body = request.body;  // as sent: the service reads it
     }
   }
+  if (!Forwarded(policy, call.route.service, call.route.endpoint)) {
+    return errors::Forbidden(kErrorId, absl::StrCat(call.route.service, " ", call.route.endpoint,
+                                                    " is not exposed by this gateway"));
+  }
   for (const auto& [k, v] : request.headers) {
     std::string key = absl::AsciiStrToLower(k);
-    if (IsMetadataHeader(key)) call.metadata[key] = v;
+    if (!IsMetadataHeader(key)) continue;
+    if (!policy.reserved_prefix.empty() && absl::StartsWith(key, policy.reserved_prefix)) continue;
+    call.metadata[key] = v;
   }
   return call;
 }

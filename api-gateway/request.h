@@ -49,11 +49,32 @@ struct Call {
   std::map<std::string, std::string> metadata;  // from the headers, lower-case keys
 };
 
+// What the gateway exposes (docs/security.md).
+struct Policy {
+  std::string ns = "go.micro.api";  // namespace of resolved services; empty = none
+  // Serve /rpc, which names any service and endpoint in its body. Off by default; when on, only
+  // services inside `ns` (when `ns` is not empty), as for paths.
+  bool rpc = false;
+  // Which calls are forwarded: patterns "service" (all its endpoints) or "service/Endpoint"; a
+  // trailing '*' on either part matches a prefix ("go.micro.api.*", "hotel/Hotel.*"). An empty
+  // allow list allows all; deny wins over allow. Services are matched with their namespace.
+  std::vector<std::string> allow, deny;
+  // Request headers starting with this (case-insensitive) are dropped: the keys belong to the
+  // platform, which sets them itself. Empty: none dropped.
+  std::string reserved_prefix = "micro-";
+};
+
 // Builds the call for an API request ("/rpc" included). Errors: 400 for a
 // body that is not JSON (naming where it breaks) or a /rpc body without
-// service/endpoint, 404 for a path that resolves to nothing, 405 for a method
-// the handler does not take.
-absl::StatusOr<Call> PlanCall(const HttpRequest& request, absl::string_view ns);
+// service/endpoint, 403 for a call the policy does not forward (/rpc outside
+// the namespace, denied or not allowed), 404 for a path that resolves to
+// nothing or /rpc when it is off, 405 for a method the handler does not take.
+absl::StatusOr<Call> PlanCall(const HttpRequest& request, const Policy& policy);
+
+// Whether `policy` forwards calls to service/endpoint (allow and deny lists only).
+bool Forwarded(const Policy& policy, absl::string_view service, absl::string_view endpoint);
+// A pattern's syntax: InvalidArgument for an empty one or a '*' anywhere but at the end of a part.
+absl::Status CheckPattern(absl::string_view pattern);
 
 // Query string ("a=1&b=2&b=3") -> JSON object ({"a":"1","b":["2","3"]}).
 absl::StatusOr<std::string> QueryToJson(absl::string_view query);

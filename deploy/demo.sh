@@ -13,7 +13,7 @@
 #   bash deploy/demo.sh --prometheus         also run a Prometheus server scraping every process
 #
 # Every service serves Prometheus metrics (--metrics_address, printed at start; the gateway on
-# its own port, /metrics) and a scrape config for them is written next to the logs. Set
+# its admin address, /metrics) and a scrape config for them is written next to the logs. Set
 # MICRO_TRACE_ADDRESS=http://host:4318 to send spans to an OTLP collector, MICRO_LOG_FORMAT=json
 # for JSON logs (docs/operations.md).
 #
@@ -131,8 +131,10 @@ for s in "${services[@]}"; do
   start "hotel-$s" "$build/services/hotel-$s" --server_address 127.0.0.1:0 \
     --metrics_address "127.0.0.1:$mport"
 done
-start api-gateway "$build/api-gateway/api-gateway" --address "127.0.0.1:$port"
-targets+=("127.0.0.1:$port")
+aport=$(free)
+start api-gateway "$build/api-gateway/api-gateway" --address "127.0.0.1:$port" \
+  --admin_address "127.0.0.1:$aport"
+targets+=("127.0.0.1:$aport")
 echo "   metrics: ${targets[*]/%//metrics}"
 # A Prometheus scrape config for all of them (prometheus --config.file=...).
 {

@@ -97,8 +97,8 @@ int main(int argc, char** argv) {
       std::string(BIN_DIR) + "/services/greeter/greeter", "--registry", "mdns", "--server_address",
       "127.0.0.1:0", "--server_name", "go.micro.api.greeter"}));
   int port = micro::testing::FreePort();
-  Process gateway(
-      {GATEWAY_BIN, "--registry", "mdns", "--address", "127.0.0.1:" + std::to_string(port)});
+  Process gateway({GATEWAY_BIN, "--registry", "mdns", "--address",
+                   "127.0.0.1:" + std::to_string(port), "--admin_address", "127.0.0.1:0"});
 
   auto made = micro::mdns::NewMdnsRegistry();
   if (!made.ok()) return 1;

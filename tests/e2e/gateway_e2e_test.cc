@@ -43,14 +43,15 @@ std::unique_ptr<Process> Hotel(const std::string& service, const std::string& id
 
 struct Demo {
   std::map<std::string, std::unique_ptr<Process>> procs;
-  int port = FreePort();
+  int port = FreePort(), admin_port = FreePort();
 
   Demo() {
     for (const char* s : {"auth", "profile", "rate", "hotel"}) procs[s] = Hotel(s);
     procs["geo-1"] = Hotel("geo", "geo-1");
     procs["geo-2"] = Hotel("geo", "geo-2");
     procs["gateway"] = std::make_unique<Process>(std::vector<std::string>{
-        GATEWAY_BIN, "--registry", "mdns", "--address", "127.0.0.1:" + std::to_string(port)});
+        GATEWAY_BIN, "--registry", "mdns", "--address", "127.0.0.1:" + std::to_string(port),
+        "--admin_address", "127.0.0.1:" + std::to_string(admin_port)});
     REQUIRE(Eventually([&] { return Curl("-H 'Authorization: Bearer VALID_TOKEN'").first == 200; },
                        60s));
   }
@@ -115,7 +116,8 @@ TEST_CASE("the hotel curl through the gateway, and each error case") {
   CHECK(HttpDo(d.port, "GET", "/health", "", "X-Huge: " + std::string(64 << 10, 'h') + "\r\n")
             .status == 431);
   CHECK(d.Curl("-H 'Authorization: Bearer VALID_TOKEN'").first == 200);
-  auto metrics = HttpDo(d.port, "GET", "/metrics");
+  CHECK(HttpDo(d.port, "GET", "/metrics").status == 404);  // on the admin address only
+  auto metrics = HttpDo(d.admin_port, "GET", "/metrics");
   CHECK_THAT(metrics.body,
              Catch::Contains("route=\"go.micro.api.hotel Hotel.Rates\",code=\"200\""));
 }

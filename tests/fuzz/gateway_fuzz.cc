@@ -29,11 +29,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                            colon == std::string::npos ? "" : line.substr(colon + 1));
   }
   if (pos < in.size()) r.body = in.substr(pos);
-  auto call = micro::api::PlanCall(r, "go.micro.api");
+  // /rpc on, inside the namespace, and lists to match against.
+  static const micro::api::Policy policy = [] {
+    micro::api::Policy p;
+    p.rpc = true;
+    p.deny = {"go.micro.api.secret", "go.micro.api.hotel/Hotel.Admin*"};
+    p.allow = {"go.micro.api.*"};
+    return p;
+  }();
+  auto call = micro::api::PlanCall(r, policy);
   if (call.ok()) {
     // What goes to a service is JSON, and every route has both halves.
     if (!nlohmann::json::accept(call->body)) __builtin_trap();
     if (call->route.service.empty() || call->route.endpoint.empty()) __builtin_trap();
+    // Nothing outside the namespace, nothing denied, no reserved header passed on.
+    if (call->route.service.rfind("go.micro.api.", 0) != 0) __builtin_trap();
+    if (call->route.service == "go.micro.api.secret") __builtin_trap();
+    for (const auto& [k, v] : call->metadata) {
+      if (k.rfind("micro-", 0) == 0) __builtin_trap();
+    }
   } else {
     micro::Error e = micro::errors::FromStatus(call.status());
     if (e.code < 400 || e.code > 599) __builtin_trap();  // a client error with a real code

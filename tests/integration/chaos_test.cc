@@ -146,10 +146,10 @@ class Stack {
 
   void StartGateway() {
     gateway_ = std::make_unique<Process>(
-        std::vector<std::string>{GATEWAY_BIN, "--registry", registry.kind(), "--registry_address",
-                                 registry.address(), "--address",
-                                 "127.0.0.1:" + std::to_string(gateway_port), "--request_timeout",
-                                 "5s", "--registry_cache_dir", cache.path()},
+        std::vector<std::string>{
+            GATEWAY_BIN, "--registry", registry.kind(), "--registry_address", registry.address(),
+            "--address", "127.0.0.1:" + std::to_string(gateway_port), "--request_timeout", "5s",
+            "--registry_cache_dir", cache.path(), "--admin_address", "127.0.0.1:0"},
         cache.path() + "/gateway.log");
     REQUIRE(Eventually([&] { return HttpDo(gateway_port, "GET", "/health").status == 200; }));
   }

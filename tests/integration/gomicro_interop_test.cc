@@ -285,13 +285,15 @@ void RunFleet(const Fleet& fleet, const std::string& peer, const std::string& ve
                    "' call go.greeter Greeter.Hello '{\"name\":\"Bob\"}'"));
   CHECK(absl::StrContains(cli, R"("msg":"Hello Bob")"));
 
-  // The api-gateway in front of the Go node: a path route (namespace "go") and /rpc.
+  // The api-gateway in front of the Go node: a path route and /rpc (on, and no namespace, so
+  // that /rpc reaches the mixed fleet's "helloworld" below).
   int port = micro::testing::FreePort();
-  Process gateway({GATEWAY_BIN, "--address", absl::StrCat("127.0.0.1:", port), "--registry",
-                   fleet.uri(), "--namespace", "go"},
-                  dir + "/gateway.log");
+  Process gateway(
+      {GATEWAY_BIN, "--address", absl::StrCat("127.0.0.1:", port), "--registry", fleet.uri(),
+       "--namespace", "", "--enable_rpc", "--admin_address", "127.0.0.1:0"},
+      dir + "/gateway.log");
   REQUIRE(Eventually([&] { return micro::testing::HttpDo(port, "GET", "/health").status == 200; }));
-  auto a = micro::testing::HttpDo(port, "POST", "/greeter/hello", R"({"name":"Bob"})");
+  auto a = micro::testing::HttpDo(port, "POST", "/go/greeter/hello", R"({"name":"Bob"})");
   INFO(a.body);
   CHECK(a.status == 200);
   CHECK(absl::StrContains(a.body, R"("msg":"Hello Bob")"));

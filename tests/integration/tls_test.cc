@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "gateway.h"
 #include "greeter.micro.h"
 #include "micro/micro.h"
 #include "micro/registry/memory.h"
@@ -311,4 +312,55 @@ TEST_CASE("tls::Check says what is wrong with the files", "[tls]") {
   CHECK_THAT(message(half, micro::tls::Side::kClient), Catch::Contains("without its key"));
   CHECK(micro::tls::Check({}, micro::tls::Side::kServer).ok());
   CHECK(micro::tls::Check({}, micro::tls::Side::kClient).ok());
+}
+
+namespace {
+
+// curl's answer: "<http code> <body>", or curl's own exit code when it failed ("curl: 60").
+std::string Curl(const std::string& args) {
+  std::string cmd = "curl -sS --max-time 10 -w ' %{http_code}' " + args + " 2>&1";
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  while (p != nullptr && fgets(buf, sizeof(buf), p) != nullptr) out += buf;
+  int rc = p != nullptr ? pclose(p) : -1;
+  if (rc != 0) return "curl: " + std::to_string(WEXITSTATUS(rc)) + " " + out;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the gateway over HTTPS, calling services over mTLS, checked with curl", "[tls]") {
+  Pki pki;
+  Node node;
+  REQUIRE(node.Start(pki.Server(pki.server)).ok());
+  micro::client::ClientOptions co;
+  co.registry = node.registry;
+  co.tls = pki.Client(pki.client, pki.ca);
+  auto client = std::make_shared<micro::client::Client>(co);
+  for (bool client_auth : {false, true}) {
+    micro::api::GatewayOptions o;
+    o.address = "127.0.0.1:0";
+    o.policy.ns = "";
+    o.tls = pki.Server(pki.server, client_auth);
+    micro::api::Gateway gateway(o, client);
+    REQUIRE(gateway.Start().ok());
+    std::string url =
+        "https://127.0.0.1:" + std::to_string(gateway.port()) + "/greeter/greeter/hello";
+    std::string body = " -H 'Content-Type: application/json' -d '{\"name\":\"curl\"}' ";
+    std::string trusted = " --cacert " + pki.ca + ".crt ";
+    std::string with_cert = " --cert " + pki.client + ".crt --key " + pki.client + ".key ";
+    INFO("client_auth " << client_auth);
+    // curl does not trust a CA it was not given.
+    CHECK_THAT(Curl(body + url), Catch::StartsWith("curl: 60"));
+    std::string plain = Curl(body + "http://127.0.0.1:" + std::to_string(gateway.port()) + "/x/y");
+    CHECK_THAT(plain, !Catch::EndsWith(" 200"));
+    if (client_auth) {
+      CHECK_THAT(Curl(body + trusted + url), Catch::StartsWith("curl: "));
+      CHECK(Curl(body + trusted + with_cert + url) == R"({"msg":"Hello curl"} 200)");
+    } else {
+      CHECK(Curl(body + trusted + url) == R"({"msg":"Hello curl"} 200)");
+    }
+    gateway.Stop();
+  }
 }

@@ -36,7 +36,8 @@ stop() {  # stop PID NAME: SIGTERM, exit 0, gone from the registry
   echo "ok: $2 stopped with SIGTERM and deregistered"
 }
 
-"$gateway" --registry mdns --address 127.0.0.1:18080 >/dev/null 2>&1 &
+# /rpc off by default; on here, for services outside any namespace, as a developer would.
+"$gateway" --registry mdns --address 127.0.0.1:18080 --admin_address 127.0.0.1:0 --enable_rpc --namespace "" >/dev/null 2>&1 &
 pids+=($!)
 
 "$hello" --version

@@ -11,6 +11,7 @@
 #include "gateway.h"
 #include "greeter.micro.h"
 #include "http_util.h"
+#include "limiter.h"
 #include "metrics.h"
 #include "micro/flagset.h"
 #include "micro/micro.h"
@@ -26,6 +27,16 @@ using micro::api::Resolve;
 using micro::testing::HttpConnection;
 using micro::testing::HttpDo;
 using namespace std::chrono_literals;
+
+namespace {
+// Everything exposed under `ns`, /rpc included.
+micro::api::Policy Open(const std::string& ns) {
+  micro::api::Policy p;
+  p.ns = ns;
+  p.rpc = true;
+  return p;
+}
+}  // namespace
 
 TEST_CASE("paths resolve as go-micro's micro api does") {
   struct Case {
@@ -65,20 +76,22 @@ TEST_CASE("requests become calls: bodies, queries, /rpc and headers") {
                     {"X-Trace", "t1"},
                     {"grpc-timeout", "1S"}},
                    R"({"inDate":"2015-04-09"})"};
-  auto c = PlanCall(post, "go.micro.api");
+  auto c = PlanCall(post, Open("go.micro.api"));
   REQUIRE(c.ok());
   CHECK(c->route.endpoint == "Hotel.Rates");
   CHECK(c->body == post.body);
   CHECK(c->metadata ==
         std::map<std::string, std::string>{{"authorization", "Bearer X"}, {"x-trace", "t1"}});
 
-  auto get = PlanCall({"GET", "/geo/nearby?lat=37.78&lon=-122.4&tag=a&tag=b%20c", {}, ""}, "");
+  auto get =
+      PlanCall({"GET", "/geo/nearby?lat=37.78&lon=-122.4&tag=a&tag=b%20c", {}, ""}, Open(""));
   REQUIRE(get.ok());
   CHECK(nlohmann::json::parse(get->body) ==
         nlohmann::json{{"lat", "37.78"}, {"lon", "-122.4"}, {"tag", {"a", "b c"}}});
-  CHECK(PlanCall({"POST", "/x/y", {}, ""}, "")->body == "{}");
-  auto form = PlanCall(
-      {"POST", "/x/y", {{"Content-Type", "application/x-www-form-urlencoded"}}, "a=1&b=2"}, "");
+  CHECK(PlanCall({"POST", "/x/y", {}, ""}, Open(""))->body == "{}");
+  auto form =
+      PlanCall({"POST", "/x/y", {{"Content-Type", "application/x-www-form-urlencoded"}}, "a=1&b=2"},
+               Open(""));
   CHECK(nlohmann::json::parse(form->body) == nlohmann::json{{"a", "1"}, {"b", "2"}});
 
   auto rpc =
@@ -86,9 +99,9 @@ TEST_CASE("requests become calls: bodies, queries, /rpc and headers") {
                 "/rpc",
                 {},
                 R"({"service":"go.micro.srv.geo","method":"Geo.Nearby","request":"{\"lat\":1}"})"},
-               "go.micro.api");
+               Open(""));
   REQUIRE(rpc.ok());
-  CHECK(rpc->route.service == "go.micro.srv.geo");  // no namespace for /rpc
+  CHECK(rpc->route.service == "go.micro.srv.geo");  // names the service whole
   CHECK(rpc->route.endpoint == "Geo.Nearby");
   CHECK(rpc->body == R"({"lat":1})");
 
@@ -110,7 +123,7 @@ TEST_CASE("requests become calls: bodies, queries, /rpc and headers") {
            {{"GET", "/x/y?a=%zz", {}, ""}, 400, "percent"},
            {{"POST", "/x/y", {}, std::string(1000, '[')}, 400, "malformed JSON"},
        }) {
-    auto got = PlanCall(b.r, "go.micro.api");
+    auto got = PlanCall(b.r, Open("go.micro.api"));
     INFO(b.r.method << " " << b.r.target << " " << b.r.body.substr(0, 40));
     REQUIRE_FALSE(got.ok());
     auto e = micro::errors::FromStatus(got.status());
@@ -196,7 +209,7 @@ struct Fixture {
   std::shared_ptr<reg::Registry> registry = reg::NewMemoryRegistry();
   std::unique_ptr<micro::server::Server> server;
   std::unique_ptr<micro::api::Gateway> gateway;
-  int port = 0;
+  int port = 0, admin_port = 0;
 
   explicit Fixture(micro::api::GatewayOptions o = micro::api::GatewayOptions()) {
     micro::server::ServerOptions so;
@@ -212,11 +225,14 @@ struct Fixture {
     co.backoff = [](int) { return 1ms; };
     auto client = std::make_shared<micro::client::Client>(co);
     o.address = "127.0.0.1:0";
-    o.ns = "";
+    o.admin_address = "127.0.0.1:0";
+    o.policy.ns = "";
+    o.policy.rpc = true;
     o.request_timeout = 500ms;
     gateway = std::make_unique<micro::api::Gateway>(o, client);
     REQUIRE(gateway->Start().ok());
     port = gateway->port();
+    admin_port = gateway->admin_port();
   }
   ~Fixture() {
     gateway->Stop();
@@ -255,7 +271,10 @@ TEST_CASE("gateway: calls, /rpc, GET queries, headers as metadata, keep-alive") 
   }
   auto health = HttpDo(f.port, "GET", "/health");
   CHECK(health.status == 200);
-  auto metrics = HttpDo(f.port, "GET", "/metrics");
+  CHECK(HttpDo(f.port, "GET", "/metrics").status == 404);  // the admin address has it
+  CHECK(HttpDo(f.admin_port, "GET", "/health").status == 200);
+  CHECK(HttpDo(f.admin_port, "POST", "/helloworld/greeter/hello", "{}").status == 404);
+  auto metrics = HttpDo(f.admin_port, "GET", "/metrics");
   CHECK(metrics.status == 200);
   CHECK_THAT(metrics.body,
              Catch::Contains(
@@ -437,4 +456,84 @@ TEST_CASE(
                     "X-Request-Id: e-1\r\n");
   CHECK(err.status == 400);
   CHECK(err.headers["x-request-id"] == "e-1");
+}
+
+TEST_CASE("the gateway forwards only what its policy exposes") {
+  micro::api::Policy p;  // the defaults: namespace go.micro.api, /rpc off, micro- reserved
+  HttpRequest rpc{
+      "POST", "/rpc", {}, R"({"service":"go.micro.srv.auth","endpoint":"Auth.VerifyToken"})"};
+  auto off = PlanCall(rpc, p);
+  REQUIRE_FALSE(off.ok());
+  CHECK(micro::errors::FromStatus(off.status()).code == 404);
+  CHECK_THAT(std::string(off.status().message()), Catch::Contains("--enable_rpc"));
+
+  p.rpc = true;
+  auto outside = PlanCall(rpc, p);
+  REQUIRE_FALSE(outside.ok());
+  CHECK(micro::errors::FromStatus(outside.status()).code == 403);
+  CHECK_THAT(std::string(outside.status().message()),
+             Catch::Contains("outside the namespace go.micro.api"));
+  // A name that only starts like the namespace is outside it too.
+  HttpRequest lookalike{"POST", "/rpc", {}, R"({"service":"go.micro.apix.a","endpoint":"A.B"})"};
+  CHECK_FALSE(PlanCall(lookalike, p).ok());
+  HttpRequest inside{
+      "POST", "/rpc", {}, R"({"service":"go.micro.api.hotel","endpoint":"Hotel.Rates"})"};
+  CHECK(PlanCall(inside, p).ok());
+
+  p.deny = {"go.micro.api.hotel/Hotel.Admin*", "go.micro.api.secret"};
+  p.allow = {"go.micro.api.hotel", "go.micro.api.secret", "go.micro.api.geo/Geo.Nearby"};
+  struct Case {
+    const char* path;
+    bool forwarded;
+  };
+  for (const Case& c : std::vector<Case>{{"/hotel/rates", true},
+                                         {"/hotel/admin-reset", false},
+                                         {"/secret/x", false},
+                                         {"/geo/nearby", true},
+                                         {"/geo/everything", false},
+                                         {"/profile/get", false}}) {
+    auto got = PlanCall({"GET", c.path, {}, ""}, p);
+    INFO(c.path);
+    CHECK(got.ok() == c.forwarded);
+    if (!got.ok()) CHECK(micro::errors::FromStatus(got.status()).code == 403);
+  }
+  CHECK_FALSE(micro::api::CheckPattern("a*b").ok());
+  CHECK_FALSE(micro::api::CheckPattern("").ok());
+  CHECK(micro::api::CheckPattern("go.micro.api.*/Hotel.*").ok());
+
+  // Headers under the reserved prefix never reach a service; the rest do.
+  HttpRequest h{"GET",
+                "/hotel/rates",
+                {{"Micro-From-Service", "go.micro.api.auth"}, {"micro-id", "x"}, {"X-User", "u"}},
+                ""};
+  auto call = PlanCall(h, p);
+  REQUIRE(call.ok());
+  CHECK(call->metadata == std::map<std::string, std::string>{{"x-user", "u"}});
+}
+
+TEST_CASE("the gateway's rate limit: a token bucket per client, 429 with Retry-After") {
+  micro::api::RateLimiter limiter(2, 3);  // 2/s, bursts of 3
+  auto t = micro::api::RateLimiter::Clock::now();
+  for (int i = 0; i < 3; ++i) CHECK(limiter.Take("10.0.0.1", t) == 0);
+  CHECK(limiter.Take("10.0.0.1", t) == 1);
+  CHECK(limiter.Take("10.0.0.2", t) == 0);          // another client has its own bucket
+  CHECK(limiter.Take("10.0.0.1", t + 500ms) == 0);  // one token back after 1/rate
+  CHECK(limiter.Take("10.0.0.1", t + 500ms) > 0);
+  // The table stays bounded: quiet clients are dropped.
+  micro::api::RateLimiter small(1000, 1, 160);
+  for (int i = 0; i < 10000; ++i)
+    small.Take("c" + std::to_string(i), t + std::chrono::milliseconds(i));
+  CHECK(small.clients() <= 160);
+
+  micro::api::GatewayOptions o;
+  o.rate_limit = 1;
+  o.rate_burst = 2;
+  Fixture f(o);
+  CHECK(HttpDo(f.port, "POST", "/helloworld/greeter/hello", R"({"name":"a"})").status == 200);
+  CHECK(HttpDo(f.port, "POST", "/helloworld/greeter/hello", R"({"name":"b"})").status == 200);
+  auto limited = HttpDo(f.port, "POST", "/helloworld/greeter/hello", R"({"name":"c"})");
+  CHECK(limited.status == 429);
+  CHECK(limited.headers["retry-after"] == "1");
+  CHECK(nlohmann::json::parse(limited.body)["code"] == 429);
+  CHECK(HttpDo(f.port, "GET", "/health").status == 200);  // never limited
 }

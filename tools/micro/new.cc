@@ -136,7 +136,8 @@ cmake -S . -B build && cmake --build build
 micro call {{name}} {{Type}}.Call '{"name": "John"}'
 ```
 
-or through the API gateway (`api-gateway`, on :8080):
+or through the API gateway, with /rpc on and no namespace (`api-gateway --enable_rpc --namespace ''`, on
+127.0.0.1:8080):
 
 ```sh
 curl -d '{"service": "{{name}}", "endpoint": "{{Type}}.Call", "request": {"name": "John"}}' localhost:8080/rpc
