@@ -87,3 +87,41 @@ TEST_CASE("registry URIs carry query parameters, percent-decoded") {
   CHECK(absl::IsInvalidArgument(memory.status()));
   CHECK_THAT(std::string(memory.status().message()), Catch::Contains("takes no parameters"));
 }
+
+TEST_CASE("secrets in registry URIs never reach an error message") {
+  micro::RegisterBuiltinPlugins();
+  CHECK(micro::registry::RedactUri("consul://a:8500?token=S3CRET&dc=eu") ==
+        "consul://a:8500?token=***&dc=eu");
+  CHECK(micro::registry::RedactUri("etcd://user:S3CRET@a:2379,b:2379?password=S3CRET") ==
+        "etcd://***@a:2379,b:2379?password=***");
+  CHECK(micro::registry::RedactUri("consul://a:8500") == "consul://a:8500");
+  // Every way to get one wrong, with the secret in the URI: the message says what is wrong, and
+  // never the secret.
+  const std::vector<std::string> bad = {
+      "consul://127.0.0.1:1?token=S3CRET&tls=maybe",
+      "consul://127.0.0.1:1?token=S3CRET&bogus=1",
+      "consul://127.0.0.1:1?token=S3CRET&timeout=soon",
+      "consul://127.0.0.1:1?token=S3CRET&token=S3CRET",
+      "consul://127.0.0.1:1?acl_token=S3CRET",
+      "consul://user:S3CRET@127.0.0.1:1",
+      "consulx://127.0.0.1:1?token=S3CRET",
+      "etcd://user:S3CRET@127.0.0.1:1?tls=maybe",
+      "etcd://127.0.0.1:1?username=u&password=S3CRET&tls=maybe",
+      "etcd://127.0.0.1:1?password=S3CRET",
+      "etcd://127.0.0.1:1?password=S3CRET&timeout=-1",
+      "etcd://[::1?password=S3CRET",
+      "etcd://127.0.0.1:99999?password=S3CRET",
+      "mdns://127.0.0.1,127.0.0.2?token=S3CRET",
+      "memory://?secret=S3CRET",
+      "consul://127.0.0.1:1?token=S3CRET%zz",
+  };
+  for (const std::string& uri : bad) {
+    auto made = micro::registry::NewRegistry(uri);
+    INFO(uri);
+    REQUIRE_FALSE(made.ok());
+    CHECK_FALSE(made.status().message().empty());
+    CHECK_THAT(std::string(made.status().message()), !Catch::Contains("S3CRET"));
+    auto joined = micro::registry::RegistryUri(uri, "127.0.0.1:2");
+    CHECK_THAT(std::string(joined.status().message()), !Catch::Contains("S3CRET"));
+  }
+}

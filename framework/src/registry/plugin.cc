@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "micro/plugin/query.h"
 #include "micro/registry/memory.h"
@@ -53,8 +54,40 @@ bool ValidScheme(absl::string_view s) {
   });
 }
 
+// `text` with the secrets of `uri` (values of secret parameters, user information) masked,
+// wherever they appear in it: a message may quote a piece of the URI.
+std::string MaskSecretsOf(absl::string_view uri, absl::string_view text) {
+  std::vector<std::pair<std::string, std::string>> secrets;
+  std::size_t q = uri.find('?');
+  if (q != absl::string_view::npos) {
+    for (absl::string_view pair : absl::StrSplit(uri.substr(q + 1), '&')) {
+      std::size_t eq = pair.find('=');
+      if (eq != absl::string_view::npos && eq + 1 < pair.size() &&
+          IsSecretParam(pair.substr(0, eq))) {
+        secrets.emplace_back(std::string(pair.substr(eq + 1)), "***");
+      }
+    }
+  }
+  absl::string_view head = uri.substr(0, q);
+  for (std::size_t at = head.find('@'); at != absl::string_view::npos;
+       at = head.find('@', at + 1)) {
+    std::size_t from = head.find_last_of(",/", at);
+    from = from == absl::string_view::npos ? 0 : from + 1;
+    if (at > from) secrets.emplace_back(std::string(head.substr(from, at - from)), "***");
+  }
+  return absl::StrReplaceAll(text, secrets);
+}
+
 absl::Status BadAddress(absl::string_view uri, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("registry address \"", uri, "\": ", why));
+  return absl::InvalidArgumentError(
+      absl::StrCat("registry address \"", RedactUri(uri), "\": ", MaskSecretsOf(uri, why)));
+}
+
+// A host as messages may show it: user information ("user:password@") masked.
+std::string ShownHost(absl::string_view host) {
+  std::size_t at = host.rfind('@');
+  return at == absl::string_view::npos ? std::string(host)
+                                       : absl::StrCat("***@", host.substr(at + 1));
 }
 
 // Checks "host", "host:port" or "[v6]:port".
@@ -62,8 +95,10 @@ absl::Status CheckHost(absl::string_view uri, absl::string_view host) {
   if (host.empty()) return BadAddress(uri, "empty host in the address list");
   for (char c : host) {
     if (absl::ascii_isspace(c) || c == '/' || c == '?' || c == '#' || c == '@') {
-      return BadAddress(uri, absl::StrCat("unexpected '", std::string(1, c), "' in \"", host,
-                                          "\" (expected host:port[,host:port...])"));
+      return BadAddress(uri,
+                        absl::StrCat("unexpected '", std::string(1, c), "' in \"", ShownHost(host),
+                                     "\" (expected host:port[,host:port...]; user "
+                                     "names and passwords go in parameters)"));
     }
   }
   absl::string_view name = host;
@@ -154,11 +189,56 @@ std::vector<std::string> RegistrySchemes() {
   return out;
 }
 
+bool IsSecretParam(absl::string_view key) {
+  std::string k = absl::AsciiStrToLower(key);
+  for (const char* s : {"token", "password", "passwd", "secret", "credential", "auth"}) {
+    if (k.find(s) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::string RedactUri(absl::string_view uri) {
+  std::string out;
+  absl::string_view query;
+  absl::string_view head = uri;
+  if (std::size_t q = uri.find('?'); q != absl::string_view::npos) {
+    head = uri.substr(0, q);
+    query = uri.substr(q + 1);
+  }
+  // "scheme://user:password@host" (or an '@' anywhere in a host list): mask up to the '@'.
+  std::size_t start = head.find("://");
+  start = start == absl::string_view::npos ? 0 : start + 3;
+  for (std::size_t at; (at = head.find('@', start)) != absl::string_view::npos;) {
+    std::size_t from = head.find_last_of(",/", at);
+    from = from == absl::string_view::npos || from < start ? start : from + 1;
+    absl::StrAppend(&out, head.substr(0, from), "***@");
+    head = head.substr(at + 1);
+    start = 0;
+  }
+  absl::StrAppend(&out, head);
+  if (uri.find('?') == absl::string_view::npos) return out;
+  out += '?';
+  bool first = true;
+  for (absl::string_view pair : absl::StrSplit(query, '&')) {
+    if (!first) out += '&';
+    first = false;
+    std::size_t eq = pair.find('=');
+    absl::string_view key = pair.substr(0, eq);
+    // A key is percent-encoded at worst; its words still show ("acl%5Ftoken" aside).
+    if (eq != absl::string_view::npos && IsSecretParam(key)) {
+      absl::StrAppend(&out, key, "=***");
+    } else {
+      absl::StrAppend(&out, pair);
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<RegistryAddress> ParseRegistryAddress(absl::string_view uri) {
   absl::string_view text = absl::StripAsciiWhitespace(uri);
   if (text.empty()) return absl::InvalidArgumentError("registry address is empty");
   RegistryAddress out;
-  out.uri = std::string(uri);
+  out.uri = RedactUri(uri);
   absl::string_view rest;
   if (std::size_t q = text.find('?'); q != absl::string_view::npos) {
     if (absl::Status s = ParseParams(uri, text.substr(q + 1), &out.params); !s.ok()) return s;
@@ -193,9 +273,10 @@ absl::StatusOr<std::string> RegistryUri(absl::string_view registry, absl::string
   address = absl::StripAsciiWhitespace(address);
   if (registry.find("://") != absl::string_view::npos) {
     if (!address.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "registry \"", registry, "\" already holds an address; drop the registry address \"",
-          address, "\" or give the registry as a plain name"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("registry \"", RedactUri(registry),
+                       "\" already holds an address; drop the registry address \"",
+                       RedactUri(address), "\" or give the registry as a plain name"));
     }
     return std::string(registry);
   }
@@ -217,8 +298,8 @@ absl::StatusOr<std::unique_ptr<Registry>> NewRegistry(absl::string_view uri) {
   }
   if (!factory) {
     return absl::InvalidArgumentError(absl::StrCat("unknown registry \"", address->scheme,
-                                                   "\" in \"", uri, "\" (known: ", KnownSchemes(),
-                                                   ")"));
+                                                   "\" in \"", RedactUri(uri),
+                                                   "\" (known: ", KnownSchemes(), ")"));
   }
   return factory(*address);
 }

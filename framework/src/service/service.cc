@@ -123,8 +123,13 @@ class Service::Impl {
     }
     // Fail now, naming the setting, rather than at the first call.
     if (auto reg = Registry(); !reg.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("registry \"", options_.registry, "\": ", reg.status().message()));
+      // The plugins' messages name the URI (secrets masked); only say where it came from.
+      std::string message(reg.status().message());
+      if (message.find("registry") == std::string::npos) {
+        message =
+            absl::StrCat("registry \"", registry::RedactUri(options_.registry), "\": ", message);
+      }
+      return absl::InvalidArgumentError(message);
     }
     return absl::OkStatus();
   }

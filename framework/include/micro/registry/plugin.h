@@ -28,7 +28,7 @@ namespace micro::registry {
 struct RegistryAddress {
   std::string scheme;              // lower case
   std::vector<std::string> hosts;  // "host", "host:port" or "[v6]:port"; may be empty
-  std::string uri;                 // as given, for messages
+  std::string uri;                 // as given with secrets masked (RedactUri), for messages
   // Query parameters, percent-decoded: "consul://a:8500?token=x&dc=eu" -> {token: x, dc: eu}.
   // Each plugin says which keys it takes and refuses the others.
   std::map<std::string, std::string> params;
@@ -42,6 +42,12 @@ absl::Status RegisterRegistryPlugin(absl::string_view scheme, RegistryFactory fa
 
 // The schemes known now, sorted.
 std::vector<std::string> RegistrySchemes();
+
+// `uri` fit for logs and errors: the values of parameters whose names hold "token", "password",
+// "passwd", "secret", "credential" or "auth", and user information before an '@', become "***".
+std::string RedactUri(absl::string_view uri);
+// True for a parameter name RedactUri masks.
+bool IsSecretParam(absl::string_view key);
 
 // Parses and checks a URI; "consul" alone means the plugin's default address.
 absl::StatusOr<RegistryAddress> ParseRegistryAddress(absl::string_view uri);
