@@ -11,6 +11,8 @@
 #   bash deploy/demo.sh --port 8080          the gateway's port (default 8080, or $MICRO_DEMO_PORT)
 #   bash deploy/demo.sh --no-build           use what is built already ($MICRO_BUILD_DIR, default build)
 #   bash deploy/demo.sh --prometheus         also run a Prometheus server scraping every process
+#   bash deploy/demo.sh --tls                mutual TLS between all services and the gateway, HTTPS
+#                                            outside: a throwaway CA made here with openssl
 #
 # Every service serves Prometheus metrics (--metrics_address, printed at start; the gateway on
 # its admin address, /metrics) and a scrape config for them is written next to the logs. Set
@@ -24,6 +26,7 @@ cd "$(dirname "$0")/.."
 registry=mdns
 once=0
 prometheus=0
+tls=0
 build_it=1
 port=${MICRO_DEMO_PORT:-8080}
 build=${MICRO_BUILD_DIR:-build}
@@ -34,7 +37,8 @@ while (($#)); do
     --once) once=1; shift ;;
     --no-build) build_it=0; shift ;;
     --prometheus) prometheus=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --tls) tls=1; shift ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -123,13 +127,36 @@ unset MICRO_REGISTRY_ADDRESS
 # Last-known-good registry files of every process (docs/operations.md), kept with the demo's logs.
 export MICRO_REGISTRY_CACHE_DIR=$workdir/registry-cache
 
+scheme=http
+curl_tls=()
+if ((tls)); then
+  # A throwaway CA and one certificate for every process (server and client use, names localhost
+  # and 127.0.0.1), valid for a day, kept with the logs. The services serve mTLS (client
+  # certificates required) and call each other with the same certificate; the gateway calls them
+  # with it too and serves HTTPS to curl, which trusts the CA.
+  command -v openssl >/dev/null || { echo "demo: openssl not found (apt-get install openssl)" >&2; exit 1; }
+  pki=$workdir/tls
+  mkdir -p "$pki"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj "/CN=micro demo CA" -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=micro demo" \
+    -keyout "$pki/node.key" -out "$pki/node.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$pki/ext"
+  openssl x509 -req -in "$pki/node.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 1 -extfile "$pki/ext" -out "$pki/node.crt" 2>/dev/null
+  export MICRO_TLS_CERT=$pki/node.crt MICRO_TLS_KEY=$pki/node.key MICRO_TLS_CA=$pki/ca.crt
+  scheme=https
+  curl_tls=(--cacert "$pki/ca.crt")
+  echo "== TLS: a throwaway CA in $pki; services require client certificates (mTLS)"
+fi
+
 echo "== starting ${services[*]} and api-gateway on 127.0.0.1, registry $MICRO_REGISTRY"
 targets=()
 for s in "${services[@]}"; do
   mport=$(free)
   targets+=("127.0.0.1:$mport")
-  start "hotel-$s" "$build/services/hotel-$s" --server_address 127.0.0.1:0 \
-    --metrics_address "127.0.0.1:$mport"
+  MICRO_TLS_CLIENT_AUTH=$tls start "hotel-$s" "$build/services/hotel-$s" \
+    --server_address 127.0.0.1:0 --metrics_address "127.0.0.1:$mport"
 done
 aport=$(free)
 start api-gateway "$build/api-gateway/api-gateway" --address "127.0.0.1:$port" \
@@ -159,7 +186,7 @@ if ((prometheus)); then
 fi
 echo "   pids: ${pids[*]}"
 
-url="http://127.0.0.1:$port/hotel/rates"
+url="$scheme://127.0.0.1:$port/hotel/rates"
 body='{"inDate":"2015-04-09","outDate":"2015-04-10"}'
 echo "== waiting until every service is discoverable and the gateway answers"
 ready=0
@@ -171,7 +198,7 @@ for _ in $(seq 1 300); do
       exit 1
     fi
   done
-  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer VALID_TOKEN' -d "$body" "$url" || true)
+  code=$(curl -s "${curl_tls[@]}" -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer VALID_TOKEN' -d "$body" "$url" || true)
   if [[ $code == 200 ]]; then ready=1; break; fi
   sleep 0.2
 done
@@ -183,13 +210,13 @@ fi
 
 echo
 echo "== the hotel search, through the gateway:"
-echo "curl -H 'Authorization: Bearer VALID_TOKEN' -d '$body' $url"
-curl -s -H 'Authorization: Bearer VALID_TOKEN' -d "$body" "$url"
+echo "curl ${curl_tls[*]} -H 'Authorization: Bearer VALID_TOKEN' -d '$body' $url"
+curl -s "${curl_tls[@]}" -H 'Authorization: Bearer VALID_TOKEN' -d "$body" "$url"
 echo
 echo
 echo "== the same without a token: a go-micro error with its HTTP status"
-echo "curl -i -d '$body' $url"
-curl -s -i -d "$body" "$url" | sed -n '1p;$p'
+echo "curl ${curl_tls[*]} -i -d '$body' $url"
+curl -s "${curl_tls[@]}" -i -d "$body" "$url" | sed -n '1p;$p'
 echo
 echo "== what the registry holds: $build/tools/micro --registry $MICRO_REGISTRY services"
 "$build/tools/micro" services
@@ -198,7 +225,7 @@ echo
 if ((once)); then
   exit 0
 fi
-echo "== serving on http://127.0.0.1:$port; press Ctrl-C to stop"
+echo "== serving on $scheme://127.0.0.1:$port; press Ctrl-C to stop"
 echo "   try: $build/tools/micro --registry $MICRO_REGISTRY service go.micro.srv.geo"
 while true; do
   for i in "${!pids[@]}"; do

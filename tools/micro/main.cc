@@ -15,11 +15,13 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <fstream>
 #include <future>
 #include <iostream>
 #include <iterator>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -32,6 +34,7 @@
 #include "micro/plugins/builtin.h"
 #include "micro/registry/json.h"
 #include "micro/registry/plugin.h"
+#include "micro/tls.h"
 #include "micro/version.h"
 #include "new.h"
 
@@ -136,6 +139,9 @@ int Describe(micro::registry::Registry& r, const std::string& name, bool json) {
   return kOk;
 }
 
+// TLS towards services (--tls_* flags, as the services' own).
+micro::tls::Options tls_options;
+
 int Call(std::shared_ptr<micro::registry::Registry> r, const std::string& name,
          const std::string& endpoint, std::string body, std::chrono::milliseconds timeout,
          const std::string& metadata) {
@@ -145,6 +151,7 @@ int Call(std::shared_ptr<micro::registry::Registry> r, const std::string& name,
   micro::client::ClientOptions co;
   co.registry = std::move(r);
   co.content_type = "application/grpc+json";
+  co.tls = tls_options;
   micro::client::Client client(co);
   micro::client::CallOptions opts;
   opts.timeout = timeout;
@@ -167,6 +174,32 @@ int Call(std::shared_ptr<micro::registry::Registry> r, const std::string& name,
   return kOk;
 }
 
+std::string FileText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A channel to a node for the health check: TLS when the node registered secure=true and TLS
+// is configured, or when the node says nothing and TLS is configured (micro/tls.h).
+std::shared_ptr<grpc::Channel> HealthChannel(const micro::registry::Node& n) {
+  auto it = n.metadata.find("secure");
+  bool secure = it != n.metadata.end() ? it->second == "true" : tls_options.client_enabled();
+  if (!secure || !tls_options.client_enabled()) {
+    return grpc::CreateChannel(n.address, grpc::InsecureChannelCredentials());
+  }
+  grpc::SslCredentialsOptions o;
+  if (!tls_options.ca_file.empty()) o.pem_root_certs = FileText(tls_options.ca_file);
+  if (!tls_options.cert_file.empty()) {
+    o.pem_cert_chain = FileText(tls_options.cert_file);
+    o.pem_private_key = FileText(tls_options.key_file);
+  }
+  grpc::ChannelArguments args;
+  if (!tls_options.server_name.empty()) args.SetSslTargetNameOverride(tls_options.server_name);
+  return grpc::CreateCustomChannel(n.address, grpc::SslCredentials(o), args);
+}
+
 int Health(micro::registry::Registry& r, const std::string& name,
            std::chrono::milliseconds timeout) {
   auto got = r.GetService(name);
@@ -174,7 +207,7 @@ int Health(micro::registry::Registry& r, const std::string& name,
   int bad = 0;
   for (const auto& s : *got) {
     for (const auto& n : s.nodes) {
-      auto channel = grpc::CreateChannel(n.address, grpc::InsecureChannelCredentials());
+      auto channel = HealthChannel(n);
       grpc::GenericStub stub(channel);
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + timeout);
@@ -239,12 +272,28 @@ int main(int argc, char** argv) {
   flags.Int("count", "", 0, "watch: stop after this many events (0 = never)", &count);
   std::string dir;
   flags.String("dir", "", "", "new: the directory to write (default ./NAME)", &dir);
+  micro::tls::Options& t = tls_options;
+  flags.String("tls_ca", "MICRO_TLS_CA", "",
+               "call and health over TLS: CA bundle (PEM) services' certificates are verified "
+               "against",
+               &t.ca_file);
+  flags.String("tls_cert", "MICRO_TLS_CERT", "",
+               "client certificate (PEM) for services that require one (mTLS)", &t.cert_file);
+  flags.String("tls_key", "MICRO_TLS_KEY", "", "private key of --tls_cert (PEM)", &t.key_file);
+  flags.String("tls_server_name", "MICRO_TLS_SERVER_NAME", "",
+               "name services' certificates must carry (default: the node's host)", &t.server_name);
+  flags.Bool("tls_allow_plaintext", "MICRO_TLS_ALLOW_PLAINTEXT", false,
+             "with TLS on, still call services that register secure=false in plain text",
+             &t.allow_plaintext);
   bool version = false;
   flags.Bool("version", "", false, "print the version and exit", &version);
   std::vector<std::string> args;
   bool help = false;
   absl::Status parsed = flags.Parse(argc, argv, &args, &help);
   if (!parsed.ok()) return Fail(kUsage, parsed.message());
+  if (absl::Status s = micro::tls::Check(tls_options, micro::tls::Side::kClient); !s.ok()) {
+    return Fail(kUsage, s.message());
+  }
   if (version || (!args.empty() && args[0] == "version" && !help)) {
     std::printf("micro %s\n", micro::kVersion);
     return kOk;

@@ -8,11 +8,14 @@
 //	peer watch  [flags] SERVICE N                prints N watch events as "ACTION NODE-ID"
 //
 // Flags: -registry consul|etcd|mdns, -registry_address, -name, -id, -address,
-// -ttl, -interval, -content_type, -timeout.
+// -ttl, -interval, -content_type, -timeout, and -tls_cert, -tls_key, -tls_ca for mutual TLS
+// (the version's gRPC plugins' AuthTLS option, where it has them).
 package peer
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"os"
@@ -29,7 +32,36 @@ type Options struct {
 	Name, ID, Address         string
 	TTL, Interval, Timeout    time.Duration
 	ContentType               string
+	TLSCert, TLSKey, TLSCA    string
 	Args                      []string
+}
+
+// TLSConfig is the mutual TLS configuration the -tls_* flags describe, for a server (client
+// certificates required, verified against the CA) and a client (the server verified against the
+// CA, the certificate presented); nil without -tls_cert.
+func (o Options) TLSConfig() (*tls.Config, error) {
+	if o.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+	if err != nil {
+		return nil, err
+	}
+	pem, err := os.ReadFile(o.TLSCA)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no certificate in %s", o.TLSCA)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		RootCAs:      pool,
+		ClientCAs:    pool,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		MinVersion:   tls.VersionTLS12,
+	}, nil
 }
 
 // Micro is what a go-micro major version supplies.
@@ -90,6 +122,9 @@ func Main(m Micro) {
 	fs.DurationVar(&o.Interval, "interval", 2*time.Second, "register interval")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Second, "call timeout")
 	fs.StringVar(&o.ContentType, "content_type", "application/grpc+proto", "call content type")
+	fs.StringVar(&o.TLSCert, "tls_cert", "", "certificate (PEM) for mutual TLS")
+	fs.StringVar(&o.TLSKey, "tls_key", "", "its key (PEM)")
+	fs.StringVar(&o.TLSCA, "tls_ca", "", "CA (PEM) peers are verified against")
 	fs.Parse(os.Args[2:])
 	o.Args = fs.Args()
 	var err error

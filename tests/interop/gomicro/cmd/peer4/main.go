@@ -35,15 +35,31 @@ func newRegistry(o peer.Options) registry.Registry {
 }
 
 func newClient(o peer.Options) client.Client {
-	return grpccli.NewClient(client.Registry(newRegistry(o)), client.RequestTimeout(o.Timeout),
-		client.ContentType(o.ContentType))
+	opts := []client.Option{client.Registry(newRegistry(o)), client.RequestTimeout(o.Timeout),
+		client.ContentType(o.ContentType)}
+	if cfg, err := o.TLSConfig(); err != nil {
+		panic(err)
+	} else if cfg != nil {
+		opts = append(opts, grpccli.AuthTLS(cfg))
+	}
+	return grpccli.NewClient(opts...)
+}
+
+func newServer(o peer.Options) server.Server {
+	var opts []server.Option
+	if cfg, err := o.TLSConfig(); err != nil {
+		panic(err)
+	} else if cfg != nil {
+		opts = append(opts, grpcsrv.AuthTLS(cfg))
+	}
+	return grpcsrv.NewServer(opts...)
 }
 
 func main() {
 	peer.Main(peer.Micro{
 		Version: "go-micro v4",
 		Serve: func(o peer.Options, g *peer.Greeter, ready func()) error {
-			s := micro.NewService(micro.Server(grpcsrv.NewServer()), micro.Client(newClient(o)),
+			s := micro.NewService(micro.Server(newServer(o)), micro.Client(newClient(o)),
 				micro.Registry(newRegistry(o)), micro.Name(o.Name), micro.Address(o.Address),
 				micro.RegisterTTL(o.TTL), micro.RegisterInterval(o.Interval),
 				micro.Metadata(map[string]string{"lang": "go"}),
