@@ -47,6 +47,9 @@ void AddServiceFlags(FlagSet* f, Options* o, ServiceFlagValues* v) {
   f->String("server_id", "MICRO_SERVER_ID", s.id, "node id (default <name>-<uuid>)", &s.id);
   f->Strings("server_metadata", "MICRO_SERVER_METADATA",
              "node metadata, key=value[,key=value...] (repeatable)", &v->metadata);
+  f->Bool("server_reflection", "MICRO_SERVER_REFLECTION", s.reflection,
+          "serve gRPC reflection: it lists every service and message type to any caller",
+          &s.reflection);
   f->Int("server_max_streams", "MICRO_SERVER_MAX_STREAMS", s.max_concurrent_streams,
          "calls one client connection may have open at once", &s.max_concurrent_streams);
   f->Bytes("server_memory_limit", "MICRO_SERVER_MEMORY_LIMIT", s.memory_limit_bytes,

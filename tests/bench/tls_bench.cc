@@ -1,0 +1,129 @@
+// What TLS costs on unary echo: the micro client calling micro servers in this process
+// (127.0.0.1) in plain text, over TLS, and over mutual TLS, with protobuf (gRPC C++'s own TLS) and
+// JSON (our HTTP/2 transport over OpenSSL) bodies, interleaved A B C ... for `rounds` rounds;
+// medians with min-max, and each TLS configuration's ratio against plain text of the same codec.
+// Connections are reused, as in production: this is the cost of encryption per call, not of
+// handshakes. Certificates are made in the run (tests/tls_certs.h). Asserts nothing.
+//
+//   build/tests/bench/tls_bench [threads=8] [seconds per run=3] [rounds=3]
+#include <cstdio>
+#include <map>
+
+#include "bench/load.h"
+#include "greeter.micro.h"
+#include "micro/micro.h"
+#include "micro/registry/memory.h"
+#include "test_util.h"
+#include "tls_certs.h"
+
+using micro::bench::Median;
+using micro::bench::Print;
+using micro::bench::Stats;
+
+namespace {
+
+class Greeter : public helloworld::GreeterHandler {
+ public:
+  absl::Status Hello(micro::server::Context&, const helloworld::Request& req,
+                     helloworld::Response* rsp) override {
+    rsp->set_msg(req.name());
+    return absl::OkStatus();
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  setenv("MICRO_LOG_LEVEL", "warn", 1);
+  int threads = argc > 1 ? std::atoi(argv[1]) : 8;
+  double seconds = argc > 2 ? std::atof(argv[2]) : 3;
+  int rounds = argc > 3 ? std::atoi(argv[3]) : 3;
+
+  micro::testing::ScratchDir dir;
+  auto ca = micro::testing::Cert::Ca("bench CA");
+  ca.Write(dir.path() + "/ca");
+  std::string node = micro::testing::Cert::Leaf(ca, "node", "DNS:localhost,IP:127.0.0.1")
+                         .Write(dir.path() + "/node");
+  micro::tls::Options server_tls, mutual;
+  server_tls.cert_file = mutual.cert_file = node + ".crt";
+  server_tls.key_file = mutual.key_file = node + ".key";
+  server_tls.ca_file = mutual.ca_file = dir.path() + "/ca.crt";
+  mutual.client_auth = true;
+  micro::tls::Options client_tls;  // verifies the server, presents no certificate
+  client_tls.ca_file = server_tls.ca_file;
+
+  std::shared_ptr<micro::registry::Registry> registry = micro::registry::NewMemoryRegistry();
+  auto serve = [&](const std::string& name, const micro::tls::Options& tls) {
+    micro::server::ServerOptions o;
+    o.name = name;
+    o.address = "127.0.0.1:0";
+    o.registry = registry;
+    o.drain_grace = std::chrono::milliseconds(0);
+    o.tls = tls;
+    auto s = std::make_unique<micro::server::Server>(o);
+    if (!helloworld::RegisterGreeterHandler(*s, std::make_shared<Greeter>()).ok() ||
+        !s->Start().ok()) {
+      std::fprintf(stderr, "cannot start %s\n", name.c_str());
+      std::exit(1);
+    }
+    return s;
+  };
+  auto plain_server = serve("echo.plain", {});
+  auto tls_server = serve("echo.tls", server_tls);
+  auto mtls_server = serve("echo.mtls", mutual);
+
+  struct Config {
+    const char* name;
+    const char* service;
+    micro::tls::Options tls;
+    const char* content_type;
+    std::unique_ptr<helloworld::GreeterService> stub;
+  };
+  const char* kProto = "application/grpc+proto";
+  const char* kJson = "application/grpc+json";
+  Config configs[] = {{"proto, plain text", "echo.plain", {}, kProto, nullptr},
+                      {"proto, TLS", "echo.tls", client_tls, kProto, nullptr},
+                      {"proto, mutual TLS", "echo.mtls", mutual, kProto, nullptr},
+                      {"JSON, plain text", "echo.plain", {}, kJson, nullptr},
+                      {"JSON, TLS", "echo.tls", client_tls, kJson, nullptr},
+                      {"JSON, mutual TLS", "echo.mtls", mutual, kJson, nullptr}};
+  for (Config& c : configs) {
+    micro::client::ClientOptions co;
+    co.registry = registry;
+    co.tls = c.tls;
+    co.tls.client_auth = false;
+    co.content_type = c.content_type;
+    c.stub = std::make_unique<helloworld::GreeterService>(
+        c.service, std::make_shared<micro::client::Client>(co));
+  }
+  helloworld::Request req;
+  req.set_name(std::string(64, 'x'));
+  auto call = [&](Config& c) {
+    helloworld::Response rsp;
+    return c.stub->Hello(req, &rsp).ok();
+  };
+  for (Config& c : configs)
+    micro::bench::Measure(threads, 0.5, [&] { return call(c); });  // warm up
+  std::map<std::string, Stats> stats;
+  for (int r = 0; r < rounds; ++r) {
+    for (Config& c : configs) {
+      stats[c.name].Add(micro::bench::Measure(threads, seconds, [&] { return call(c); }));
+    }
+  }
+  std::printf(
+      "unary echo, 64-byte payload, client and servers in one process, %d threads, %d rounds of "
+      "%.0f s, interleaved; connections reused\n",
+      threads, rounds, seconds);
+  for (Config& c : configs) Print(c.name, stats[c.name]);
+  for (int base : {0, 3}) {
+    const Stats& plain = stats[configs[base].name];
+    for (int i = base + 1; i < base + 3; ++i) {
+      const Stats& s = stats[configs[i].name];
+      std::printf("  %-44s throughput %.3fx, p50 %.2fx, p99 %.2fx\n",
+                  (std::string(configs[i].name) + " / plain text:").c_str(),
+                  Median(s.rps) / Median(plain.rps), Median(s.p50) / Median(plain.p50),
+                  Median(s.p99) / Median(plain.p99));
+    }
+  }
+  return 0;
+}
