@@ -288,15 +288,21 @@ void RunFleet(const Fleet& fleet, const std::string& peer, const std::string& ve
                    "' call go.greeter Greeter.Hello '{\"name\":\"Bob\"}'"));
   CHECK(absl::StrContains(cli, R"("msg":"Hello Bob")"));
 
-  // The api-gateway in front of the Go node: a path route and /rpc (on, and no namespace, so
-  // that /rpc reaches the mixed fleet's "helloworld" below).
-  int port = micro::testing::FreePort();
+  // The api-gateway in front of the Go node: a path route (namespace "go") and /rpc (on, inside
+  // the namespace); a second one with no namespace for the mixed fleet's "helloworld" below.
+  int port = micro::testing::FreePort(), open_port = micro::testing::FreePort();
   Process gateway(
       {GATEWAY_BIN, "--address", absl::StrCat("127.0.0.1:", port), "--registry", fleet.uri(),
-       "--namespace", "", "--enable_rpc", "--admin_address", "127.0.0.1:0"},
+       "--namespace", "go", "--enable_rpc", "--admin_address", "127.0.0.1:0"},
       dir + "/gateway.log");
+  Process open_gateway(
+      {GATEWAY_BIN, "--address", absl::StrCat("127.0.0.1:", open_port), "--registry", fleet.uri(),
+       "--namespace", "", "--enable_rpc", "--admin_address", "127.0.0.1:0"},
+      dir + "/open-gateway.log");
   REQUIRE(Eventually([&] { return micro::testing::HttpDo(port, "GET", "/health").status == 200; }));
-  auto a = micro::testing::HttpDo(port, "POST", "/go/greeter/hello", R"({"name":"Bob"})");
+  REQUIRE(Eventually(
+      [&] { return micro::testing::HttpDo(open_port, "GET", "/health").status == 200; }));
+  auto a = micro::testing::HttpDo(port, "POST", "/greeter/hello", R"({"name":"Bob"})");
   INFO(a.body);
   CHECK(a.status == 200);
   CHECK(absl::StrContains(a.body, R"("msg":"Hello Bob")"));
@@ -324,7 +330,7 @@ void RunFleet(const Fleet& fleet, const std::string& peer, const std::string& ve
   int ok = 0;
   for (int i = 0; i < kCalls; ++i) {
     auto r = micro::testing::HttpDo(
-        port, "POST", "/rpc",
+        open_port, "POST", "/rpc",
         R"({"service":"helloworld","endpoint":"Greeter.Hello","request":{"name":"Bob"}})");
     if (r.status == 200 && absl::StrContains(r.body, "Hello Bob")) ++ok;
   }
@@ -357,7 +363,7 @@ void RunFleet(const Fleet& fleet, const std::string& peer, const std::string& ve
   }
   for (int i = 0; i < 10; ++i) {
     auto r = micro::testing::HttpDo(
-        port, "POST", "/rpc",
+        open_port, "POST", "/rpc",
         R"({"service":"helloworld","endpoint":"Greeter.Hello","request":{"name":"Eve"}})");
     CHECK(r.status == 200);
     CHECK(Go(peer, fleet, {"call", "helloworld", "Greeter.Hello", "Eve"}) == "Hello Eve\n");

@@ -365,8 +365,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         next->Mark(absl::OkStatus());
         return internal::Decode(&response, codec, out);
       }
-      last = internal::FromGrpcStatus(how == internal::NodeTransport::kTls ? internal::TlsHint(st)
-                                                                           : st);
+      last = internal::FromGrpcStatus(
+          how == internal::NodeTransport::kTls ? internal::TlsHint(st, options_.tls) : st);
       if (!Retryable(st)) {
         next->Mark(absl::OkStatus());  // the node answered
         return last;
@@ -417,7 +417,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       h.cancel = call->opts.cancel;
       h2_.Call(std::move(h), [this, call, picked, tls](const grpc::Status& st, std::string answer) {
         call->answer = std::move(answer);
-        Finished(call, picked, tls ? internal::TlsHint(st) : st);
+        Finished(call, picked, tls ? internal::TlsHint(st, options_.tls) : st);
       });
       return;
     }
@@ -431,7 +431,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     Prepare(ctx, call->metadata, call->deadline);
     conn->stub.UnaryCall(ctx, call->path, grpc::StubOptions(), &call->request, &call->response,
                          [this, call, picked, conn, tls](grpc::Status st) {
-                           Finished(call, picked, tls ? internal::TlsHint(st) : st);
+                           Finished(call, picked, tls ? internal::TlsHint(st, options_.tls) : st);
                          });
   }
 

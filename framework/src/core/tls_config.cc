@@ -147,7 +147,7 @@ absl::StatusOr<std::shared_ptr<ssl::context>> SslContexts::Build() const {
   return ctx;
 }
 
-grpc::Status TlsHint(const grpc::Status& st) {
+grpc::Status TlsHint(const grpc::Status& st, const tls::Options& client) {
   if (st.error_code() != grpc::StatusCode::UNAVAILABLE) return st;
   const std::string& m = st.error_message();
   const char* hint = nullptr;
@@ -157,12 +157,14 @@ grpc::Status TlsHint(const grpc::Status& st) {
         "valid yet)";
   } else if (m.find("Hostname Verification") != std::string::npos) {
     hint = " (the server's certificate does not name the node's host; see tls_server_name)";
-  } else if (m.find("Socket closed") != std::string::npos ||
-             m.find("stream truncated") != std::string::npos ||
-             m.find("end of file") != std::string::npos) {
+  } else if (client.cert_file.empty() && (m.find("Socket closed") != std::string::npos ||
+                                          m.find("stream truncated") != std::string::npos ||
+                                          m.find("end of file") != std::string::npos)) {
+    // A server that stopped closes connections too; without a certificate of our own, a server
+    // requiring one is the likelier cause when it happens at once.
     hint =
-        " (after a TLS handshake: the server most likely requires a client certificate and got "
-        "none, or one it does not trust: see tls_cert, tls_key and the server's tls_ca)";
+        " (this client presents no certificate: if the server requires one (mutual TLS), set "
+        "tls_cert and tls_key)";
   }
   if (hint == nullptr) return st;
   return grpc::Status(st.error_code(), m + hint, st.error_details());

@@ -56,8 +56,9 @@ class SslContexts {
 };
 
 // A failed TLS call's status with what it most likely means added, for the errors whose words do
-// not say (a server that closes the connection after the handshake, a certificate "verify failed").
-grpc::Status TlsHint(const grpc::Status& status);
+// not say: a certificate "verify failed", a name check, and a connection closed right after the
+// handshake by a server when this client presents no certificate (`client`'s options).
+grpc::Status TlsHint(const grpc::Status& status, const tls::Options& client);
 
 // Offers ALPN "h2" on a client SSL handle (gRPC servers expect it).
 void OfferH2(SSL* ssl);
