@@ -1,15 +1,22 @@
 // What TLS costs on unary echo: the micro client calling micro servers in this process
 // (127.0.0.1) in plain text, over TLS, and over mutual TLS, with protobuf (gRPC C++'s own TLS) and
-// JSON (our HTTP/2 transport over OpenSSL) bodies, interleaved A B C ... for `rounds` rounds;
-// medians with min-max, and each TLS configuration's ratio against plain text of the same codec.
+// JSON (our HTTP/2 transport over OpenSSL) bodies, beside raw gRPC C++ (a generated stub and a
+// callback service, in plain text and over TLS, with the same certificates), interleaved A B C ...
+// for `rounds` rounds; medians with min-max, and each TLS configuration's ratio against plain text
+// of the same kind.
 // Connections are reused, as in production: this is the cost of encryption per call, not of
 // handshakes. Certificates are made in the run (tests/tls_certs.h). Asserts nothing.
 //
 //   build/tests/bench/tls_bench [threads=8] [seconds per run=3] [rounds=3]
+#include <grpcpp/grpcpp.h>
+
 #include <cstdio>
+#include <fstream>
 #include <map>
+#include <sstream>
 
 #include "bench/load.h"
+#include "greeter.grpc.pb.h"
 #include "greeter.micro.h"
 #include "micro/micro.h"
 #include "micro/registry/memory.h"
@@ -30,6 +37,24 @@ class Greeter : public helloworld::GreeterHandler {
     return absl::OkStatus();
   }
 };
+
+// Raw gRPC: the generated callback service, the API micro's server is built on.
+class RawGreeter final : public helloworld::Greeter::CallbackService {
+  grpc::ServerUnaryReactor* Hello(grpc::CallbackServerContext* ctx, const helloworld::Request* req,
+                                  helloworld::Response* rsp) override {
+    rsp->set_msg(req->name());
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+};
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 }  // namespace
 
@@ -72,12 +97,33 @@ int main(int argc, char** argv) {
   auto tls_server = serve("echo.tls", server_tls);
   auto mtls_server = serve("echo.mtls", mutual);
 
+  // Raw gRPC C++ servers and stubs, plain text and TLS (server certificate only).
+  RawGreeter raw_service;
+  auto raw_server = [&](std::shared_ptr<grpc::ServerCredentials> creds, int* port) {
+    grpc::ServerBuilder b;
+    b.AddListeningPort("127.0.0.1:0", creds, port);
+    b.RegisterService(&raw_service);
+    return b.BuildAndStart();
+  };
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({Read(node + ".key"), Read(node + ".crt")});
+  int raw_plain_port = 0, raw_tls_port = 0;
+  auto raw_plain = raw_server(grpc::InsecureServerCredentials(), &raw_plain_port);
+  auto raw_tls = raw_server(grpc::SslServerCredentials(ssl), &raw_tls_port);
+  grpc::SslCredentialsOptions trust;
+  trust.pem_root_certs = Read(server_tls.ca_file);
+  auto raw_plain_stub = helloworld::Greeter::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(raw_plain_port), grpc::InsecureChannelCredentials()));
+  auto raw_tls_stub = helloworld::Greeter::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(raw_tls_port), grpc::SslCredentials(trust)));
+
   struct Config {
     const char* name;
     const char* service;
     micro::tls::Options tls;
     const char* content_type;
     std::unique_ptr<helloworld::GreeterService> stub;
+    helloworld::Greeter::Stub* raw = nullptr;  // a raw gRPC configuration
   };
   const char* kProto = "application/grpc+proto";
   const char* kJson = "application/grpc+json";
@@ -86,8 +132,11 @@ int main(int argc, char** argv) {
                       {"proto, mutual TLS", "echo.mtls", mutual, kProto, nullptr},
                       {"JSON, plain text", "echo.plain", {}, kJson, nullptr},
                       {"JSON, TLS", "echo.tls", client_tls, kJson, nullptr},
-                      {"JSON, mutual TLS", "echo.mtls", mutual, kJson, nullptr}};
+                      {"JSON, mutual TLS", "echo.mtls", mutual, kJson, nullptr},
+                      {"raw gRPC C++, plain text", "", {}, "", nullptr, raw_plain_stub.get()},
+                      {"raw gRPC C++, TLS", "", {}, "", nullptr, raw_tls_stub.get()}};
   for (Config& c : configs) {
+    if (c.raw != nullptr) continue;
     micro::client::ClientOptions co;
     co.registry = registry;
     co.tls = c.tls;
@@ -100,6 +149,11 @@ int main(int argc, char** argv) {
   req.set_name(std::string(64, 'x'));
   auto call = [&](Config& c) {
     helloworld::Response rsp;
+    if (c.raw != nullptr) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      return c.raw->Hello(&ctx, req, &rsp).ok();
+    }
     return c.stub->Hello(req, &rsp).ok();
   };
   for (Config& c : configs)
@@ -115,9 +169,12 @@ int main(int argc, char** argv) {
       "%.0f s, interleaved; connections reused\n",
       threads, rounds, seconds);
   for (Config& c : configs) Print(c.name, stats[c.name]);
-  for (int base : {0, 3}) {
-    const Stats& plain = stats[configs[base].name];
-    for (int i = base + 1; i < base + 3; ++i) {
+  struct Pair {
+    int base, first, last;
+  };
+  for (Pair p : {Pair{0, 1, 2}, Pair{3, 4, 5}, Pair{6, 7, 7}}) {
+    const Stats& plain = stats[configs[p.base].name];
+    for (int i = p.first; i <= p.last; ++i) {
       const Stats& s = stats[configs[i].name];
       std::printf("  %-44s throughput %.3fx, p50 %.2fx, p99 %.2fx\n",
                   (std::string(configs[i].name) + " / plain text:").c_str(),
@@ -125,5 +182,7 @@ int main(int argc, char** argv) {
                   Median(s.p99) / Median(plain.p99));
     }
   }
+  raw_plain->Shutdown();
+  raw_tls->Shutdown();
   return 0;
 }
