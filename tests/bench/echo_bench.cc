@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "echo.h"
 #include "greeter.grpc.pb.h"
 #include "greeter.micro.h"
 #include "load.h"
@@ -38,25 +39,6 @@ class RawGreeter final : public helloworld::Greeter::Service {
                      helloworld::Response* rsp) override {
     rsp->set_msg(req->name());
     return grpc::Status::OK;
-  }
-};
-
-// Raw gRPC: the generated callback service, the API micro's server is built on.
-class RawCallbackGreeter final : public helloworld::Greeter::CallbackService {
-  grpc::ServerUnaryReactor* Hello(grpc::CallbackServerContext* ctx, const helloworld::Request* req,
-                                  helloworld::Response* rsp) override {
-    rsp->set_msg(req->name());
-    auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
-};
-
-class MicroGreeter : public helloworld::GreeterHandler {
-  absl::Status Hello(micro::server::Context&, const helloworld::Request& req,
-                     helloworld::Response* rsp) override {
-    rsp->set_msg(req.name());
-    return absl::OkStatus();
   }
 };
 
@@ -79,7 +61,9 @@ int ServeMicro(const std::string& address, int handler_threads) {
   o.address = address;
   o.registry = micro::registry::NewMemoryRegistry();
   micro::server::Server server(o);
-  if (!helloworld::RegisterGreeterHandler(server, std::make_shared<MicroGreeter>()).ok()) return 1;
+  if (!helloworld::RegisterGreeterHandler(server, std::make_shared<micro::bench::EchoGreeter>())
+           .ok())
+    return 1;
   if (!server.Start().ok()) return 1;
   pause();
   return 0;
@@ -98,7 +82,7 @@ pid_t Spawn(const char* self, const char* mode, const std::string& address) {
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "serve-raw") return ServeRaw<RawGreeter>(argv[2]);
   if (argc == 3 && std::string(argv[1]) == "serve-raw-callback")
-    return ServeRaw<RawCallbackGreeter>(argv[2]);
+    return ServeRaw<micro::bench::RawCallbackGreeter>(argv[2]);
   if (argc == 3 && std::string(argv[1]) == "serve-micro") return ServeMicro(argv[2], 0);
   if (argc == 3 && std::string(argv[1]) == "serve-micro-inline") return ServeMicro(argv[2], -1);
   setenv("MICRO_LOG_LEVEL", "warn", 1);  // keep the servers' start-up lines out of the table

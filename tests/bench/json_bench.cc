@@ -13,6 +13,7 @@
 #include <future>
 #include <map>
 
+#include "bench/echo.h"
 #include "bench/load.h"
 #include "core/wire.h"
 #include "greeter.micro.h"
@@ -22,19 +23,6 @@
 using micro::bench::Median;
 using micro::bench::Print;
 using micro::bench::Stats;
-
-namespace {
-
-class Greeter : public helloworld::GreeterHandler {
- public:
-  absl::Status Hello(micro::server::Context&, const helloworld::Request& req,
-                     helloworld::Response* rsp) override {
-    rsp->set_msg("Hello " + req.name());
-    return absl::OkStatus();
-  }
-};
-
-}  // namespace
 
 int main(int argc, char** argv) {
   int threads = argc > 1 ? std::atoi(argv[1]) : 8;
@@ -47,7 +35,9 @@ int main(int argc, char** argv) {
   so.address = "127.0.0.1:0";
   so.registry = registry;
   micro::server::Server server(so);
-  if (!helloworld::RegisterGreeterHandler(server, std::make_shared<Greeter>()).ok() ||
+  if (!helloworld::RegisterGreeterHandler(server,
+                                          std::make_shared<micro::bench::EchoGreeter>("Hello "))
+           .ok() ||
       !server.Start().ok()) {
     std::fprintf(stderr, "json_bench: the greeter did not start\n");
     return 1;

@@ -15,8 +15,8 @@
 #include <map>
 #include <thread>
 
+#include "bench/echo.h"
 #include "bench/load.h"
-#include "greeter.micro.h"
 #include "micro/micro.h"
 #include "micro/registry/memory.h"
 #include "micro/trace.h"
@@ -26,15 +26,6 @@ using micro::bench::Print;
 using micro::bench::Stats;
 
 namespace {
-
-class Greeter : public helloworld::GreeterHandler {
- public:
-  absl::Status Hello(micro::server::Context&, const helloworld::Request& req,
-                     helloworld::Response* rsp) override {
-    rsp->set_msg(req.name());
-    return absl::OkStatus();
-  }
-};
 
 // An OTLP/HTTP sink: reads each request (headers, then Content-Length bytes) and answers 200.
 class Sink {
@@ -103,19 +94,8 @@ int main(int argc, char** argv) {
   Sink sink;
   std::shared_ptr<micro::registry::Registry> registry = micro::registry::NewMemoryRegistry();
   auto serve = [&](const std::string& name, bool metrics) {
-    micro::server::ServerOptions o;
-    o.name = name;
-    o.address = "127.0.0.1:0";
-    o.registry = registry;
-    o.drain_grace = std::chrono::milliseconds(0);
-    o.metrics = metrics;
-    auto s = std::make_unique<micro::server::Server>(o);
-    if (!helloworld::RegisterGreeterHandler(*s, std::make_shared<Greeter>()).ok() ||
-        !s->Start().ok()) {
-      std::fprintf(stderr, "cannot start %s\n", name.c_str());
-      std::exit(1);
-    }
-    return s;
+    return micro::bench::ServeEcho(name, registry,
+                                   [&](micro::server::ServerOptions& o) { o.metrics = metrics; });
   };
   auto plain = serve("echo.plain", false);
   auto counted = serve("echo.counted", true);

@@ -15,9 +15,8 @@
 #include <map>
 #include <sstream>
 
+#include "bench/echo.h"
 #include "bench/load.h"
-#include "greeter.grpc.pb.h"
-#include "greeter.micro.h"
 #include "micro/micro.h"
 #include "micro/registry/memory.h"
 #include "test_util.h"
@@ -28,26 +27,6 @@ using micro::bench::Print;
 using micro::bench::Stats;
 
 namespace {
-
-class Greeter : public helloworld::GreeterHandler {
- public:
-  absl::Status Hello(micro::server::Context&, const helloworld::Request& req,
-                     helloworld::Response* rsp) override {
-    rsp->set_msg(req.name());
-    return absl::OkStatus();
-  }
-};
-
-// Raw gRPC: the generated callback service, the API micro's server is built on.
-class RawGreeter final : public helloworld::Greeter::CallbackService {
-  grpc::ServerUnaryReactor* Hello(grpc::CallbackServerContext* ctx, const helloworld::Request* req,
-                                  helloworld::Response* rsp) override {
-    rsp->set_msg(req->name());
-    auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
-};
 
 std::string Read(const std::string& path) {
   std::ifstream in(path);
@@ -79,26 +58,15 @@ int main(int argc, char** argv) {
 
   std::shared_ptr<micro::registry::Registry> registry = micro::registry::NewMemoryRegistry();
   auto serve = [&](const std::string& name, const micro::tls::Options& tls) {
-    micro::server::ServerOptions o;
-    o.name = name;
-    o.address = "127.0.0.1:0";
-    o.registry = registry;
-    o.drain_grace = std::chrono::milliseconds(0);
-    o.tls = tls;
-    auto s = std::make_unique<micro::server::Server>(o);
-    if (!helloworld::RegisterGreeterHandler(*s, std::make_shared<Greeter>()).ok() ||
-        !s->Start().ok()) {
-      std::fprintf(stderr, "cannot start %s\n", name.c_str());
-      std::exit(1);
-    }
-    return s;
+    return micro::bench::ServeEcho(name, registry,
+                                   [&](micro::server::ServerOptions& o) { o.tls = tls; });
   };
   auto plain_server = serve("echo.plain", {});
   auto tls_server = serve("echo.tls", server_tls);
   auto mtls_server = serve("echo.mtls", mutual);
 
   // Raw gRPC C++ servers and stubs, plain text and TLS (server certificate only).
-  RawGreeter raw_service;
+  micro::bench::RawCallbackGreeter raw_service;
   auto raw_server = [&](std::shared_ptr<grpc::ServerCredentials> creds, int* port) {
     grpc::ServerBuilder b;
     b.AddListeningPort("127.0.0.1:0", creds, port);

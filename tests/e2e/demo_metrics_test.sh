@@ -5,25 +5,8 @@
 # gateway's client side and the registry side. Inside a network namespace (netns-run.sh).
 #
 #   tests/integration/netns-run.sh bash tests/e2e/demo_metrics_test.sh <source dir> <build dir>
-set -euo pipefail
-set -m
-root=$1
-build=$2
-[[ -n "${MICRO_TEST_NETNS:-}" ]] || { echo "run me through netns-run.sh" >&2; exit 1; }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-out=$(mktemp)
-fail() { echo "FAIL: $*" >&2; echo "--- demo output:" >&2; cat "$out" >&2; exit 1; }
-demo=
-trap '[[ -n $demo ]] && kill -INT $demo 2>/dev/null; wait 2>/dev/null; rm -f "$out"' EXIT
-
-MICRO_BUILD_DIR=$build bash "$root/deploy/demo.sh" --no-build --prometheus --port "$port" >"$out" 2>&1 &
-demo=$!
-for _ in $(seq 1 600); do
-  grep -q "press Ctrl-C" "$out" && break
-  kill -0 $demo 2>/dev/null || fail "the demo exited early"
-  sleep 0.2
-done
-grep -q "press Ctrl-C" "$out" || fail "the demo did not come up"
+source "$(dirname "$0")/demo_common.sh" "$@"
+start_demo --prometheus
 prom=$(sed -n 's/^ *prometheus: \(http:[^ ]*\).*/\1/p' "$out")
 [[ -n $prom ]] || fail "no prometheus address printed"
 

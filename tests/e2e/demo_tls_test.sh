@@ -6,25 +6,8 @@
 # Inside a network namespace (netns-run.sh).
 #
 #   tests/integration/netns-run.sh bash tests/e2e/demo_tls_test.sh <source dir> <build dir>
-set -euo pipefail
-set -m
-root=$1
-build=$2
-[[ -n "${MICRO_TEST_NETNS:-}" ]] || { echo "run me through netns-run.sh" >&2; exit 1; }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-out=$(mktemp)
-fail() { echo "FAIL: $*" >&2; echo "--- demo output:" >&2; cat "$out" >&2; exit 1; }
-demo=
-trap '[[ -n $demo ]] && kill -INT $demo 2>/dev/null; wait 2>/dev/null; rm -f "$out"' EXIT
-
-MICRO_BUILD_DIR=$build bash "$root/deploy/demo.sh" --no-build --tls --port "$port" >"$out" 2>&1 &
-demo=$!
-for _ in $(seq 1 600); do
-  grep -q "press Ctrl-C" "$out" && break
-  kill -0 $demo 2>/dev/null || fail "the demo exited early"
-  sleep 0.2
-done
-grep -q "press Ctrl-C" "$out" || fail "the demo did not come up"
+source "$(dirname "$0")/demo_common.sh" "$@"
+start_demo --tls
 pki=$(sed -n 's/^== TLS: a throwaway CA in \([^;]*\);.*/\1/p' "$out")
 [[ -f $pki/ca.crt ]] || fail "no CA printed"
 body='{"inDate":"2015-04-09","outDate":"2015-04-10"}'

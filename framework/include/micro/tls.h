@@ -42,10 +42,10 @@ struct Options {
 
 enum class Side { kServer, kClient };
 
-// Checks the files the way a handshake will need them, and says what is wrong in words: a path
-// that cannot be read, a file that holds no PEM certificate or key, a key that is not the
-// certificate's, a certificate that has expired or is not yet valid, client_auth without a CA,
-// a key without a certificate. OK when `side` does not use TLS.
+// Checks the files the way a handshake will need them (reads them; thread-safe), and says what is
+// wrong in words: a path that cannot be read, a file that holds no PEM certificate or key, a key
+// that is not the certificate's, a certificate that has expired or is not yet valid, client_auth
+// without a CA, a key without a certificate. OK when `side` does not use TLS.
 absl::Status Check(const Options& options, Side side);
 
 // For logs: "tls (mTLS, client certificates required)", "tls", "plain text".

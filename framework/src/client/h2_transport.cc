@@ -144,7 +144,16 @@ struct Conn : std::enable_shared_from_this<Conn> {
                                absl::StrCat("bad node address \"", address, "\"")));
     }
     if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    if (tls && !PrepareTls(host)) return;
+    if (tls) {  // the current context, and the name the server must prove (SNI, ALPN h2)
+      auto ctx = state->ssl->Get();
+      if (!ctx.ok())
+        return Fail(
+            grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(ctx.status().message())));
+      ssl_context = *ctx;
+      ssl = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket, *ssl_context);
+      const std::string& name = state->ssl->options().server_name;
+      PrepareClientSsl(ssl->native_handle(), name.empty() ? host : name);
+    }
     auto self = shared_from_this();
     connect_timer.expires_after(kConnectTimeout);
     connect_timer.async_wait([self](boost::system::error_code ec) {
@@ -167,32 +176,6 @@ struct Conn : std::enable_shared_from_this<Conn> {
                                 self->Handshake();
                               });
         });
-  }
-
-  // The TLS stream for `host`: the current context, SNI, the name the certificate must carry and
-  // ALPN h2. False (and the connection failed) when the files cannot be loaded.
-  bool PrepareTls(const std::string& host) {
-    auto ctx = state->ssl->Get();
-    if (!ctx.ok()) {
-      Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(ctx.status().message())));
-      return false;
-    }
-    ssl_context = *ctx;
-    ssl = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket, *ssl_context);
-    const std::string& name =
-        state->ssl->options().server_name.empty() ? host : state->ssl->options().server_name;
-    // OpenSSL checks the name itself, so a mismatch is reported as one ("hostname mismatch").
-    boost::system::error_code ec;
-    asio::ip::make_address(name, ec);
-    X509_VERIFY_PARAM* param = SSL_get0_param(ssl->native_handle());
-    if (ec) {
-      SSL_set_tlsext_host_name(ssl->native_handle(), name.c_str());  // SNI: names only
-      X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
-    } else {
-      X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
-    }
-    OfferH2(ssl->native_handle());
-    return true;
   }
 
   void Handshake() {

@@ -6,6 +6,8 @@
 #include <openssl/ssl.h>
 #include <sys/stat.h>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "absl/strings/str_cat.h"
 
 namespace micro::internal {
@@ -170,7 +172,16 @@ grpc::Status TlsHint(const grpc::Status& st, const tls::Options& client) {
   return grpc::Status(st.error_code(), m + hint, st.error_details());
 }
 
-void OfferH2(SSL* ssl) {
+void PrepareClientSsl(SSL* ssl, const std::string& name) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(name, ec);
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  if (ec) {
+    SSL_set_tlsext_host_name(ssl, name.c_str());
+    X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
+  } else {
+    X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+  }
   static const unsigned char kH2[] = {2, 'h', '2'};
   SSL_set_alpn_protos(ssl, kH2, sizeof(kH2));
 }

@@ -60,8 +60,10 @@ class SslContexts {
 // handshake by a server when this client presents no certificate (`client`'s options).
 grpc::Status TlsHint(const grpc::Status& status, const tls::Options& client);
 
-// Offers ALPN "h2" on a client SSL handle (gRPC servers expect it).
-void OfferH2(SSL* ssl);
+// A client SSL handle for a server that must prove it is `name` (a host name or an IP address):
+// SNI (names only), OpenSSL's own name check (so a mismatch is reported as one: "hostname
+// mismatch", "IP address mismatch") and ALPN "h2" (gRPC servers expect it).
+void PrepareClientSsl(SSL* ssl, const std::string& name);
 // An OpenSSL error queue and verify result in words ("certificate has expired").
 std::string SslErrorText(SSL* ssl, const boost::system::error_code& ec);
 

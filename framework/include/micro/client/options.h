@@ -67,7 +67,8 @@ struct ClientOptions {
   std::vector<CallWrapper> wrappers;                            // outermost first
   // Count calls per target for micro::metrics (lock-free counters; off only to measure them).
   bool metrics = true;
-  // TLS towards nodes: used when tls has a CA or a certificate; which nodes get it, see micro/tls.h.
+  // TLS towards nodes: used when tls has a CA or a certificate; which nodes get it, see
+  // micro/tls.h.
   tls::Options tls;
 };
 

@@ -50,8 +50,8 @@ struct ServerOptions {
   bool release_memory = true;
   // Count requests per endpoint for micro::metrics (lock-free counters; off only to measure them).
   bool metrics = true;
-  // TLS: serve it when tls has a certificate and key; mutual with tls.client_auth (see micro/tls.h).
-  // The node registers secure=true or secure=false accordingly.
+  // TLS: serve it when tls has a certificate and key; mutual with tls.client_auth (see
+  // micro/tls.h). The node registers secure=true or secure=false accordingly.
   tls::Options tls;
   bool reflection = true;  // grpc.reflection.v1alpha
   bool health = true;      // grpc.health.v1
