@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -54,6 +55,20 @@ Result Measure(int threads, double seconds, Call call, const std::function<void(
     return all.empty() ? 0 : all[static_cast<std::size_t>(p * (all.size() - 1))];
   };
   return Result{all.size() / elapsed, pct(0.50), pct(0.99), errors.load()};
+}
+
+// The interleaved benchmarks' command line: [threads=8] [seconds per run=3] [rounds=3].
+struct RunArgs {
+  int threads = 8;
+  double seconds = 3;
+  int rounds = 3;
+};
+inline RunArgs ParseRunArgs(int argc, char** argv) {
+  RunArgs a;
+  if (argc > 1) a.threads = std::atoi(argv[1]);
+  if (argc > 2) a.seconds = std::atof(argv[2]);
+  if (argc > 3) a.rounds = std::atoi(argv[3]);
+  return a;
 }
 
 // Runs of one configuration across interleaved rounds.

@@ -87,9 +87,9 @@ class Sink {
 
 int main(int argc, char** argv) {
   setenv("MICRO_LOG_LEVEL", "warn", 1);
-  int threads = argc > 1 ? std::atoi(argv[1]) : 8;
-  double seconds = argc > 2 ? std::atof(argv[2]) : 3;
-  int rounds = argc > 3 ? std::atoi(argv[3]) : 3;
+  const micro::bench::RunArgs args = micro::bench::ParseRunArgs(argc, argv);
+  const int threads = args.threads, rounds = args.rounds;
+  const double seconds = args.seconds;
 
   Sink sink;
   std::shared_ptr<micro::registry::Registry> registry = micro::registry::NewMemoryRegistry();

@@ -39,9 +39,9 @@ std::string Read(const std::string& path) {
 
 int main(int argc, char** argv) {
   setenv("MICRO_LOG_LEVEL", "warn", 1);
-  int threads = argc > 1 ? std::atoi(argv[1]) : 8;
-  double seconds = argc > 2 ? std::atof(argv[2]) : 3;
-  int rounds = argc > 3 ? std::atoi(argv[3]) : 3;
+  const micro::bench::RunArgs args = micro::bench::ParseRunArgs(argc, argv);
+  const int threads = args.threads, rounds = args.rounds;
+  const double seconds = args.seconds;
 
   micro::testing::ScratchDir dir;
   auto ca = micro::testing::Cert::Ca("bench CA");
