@@ -57,13 +57,15 @@ Result Measure(int threads, double seconds, Call call, const std::function<void(
   return Result{all.size() / elapsed, pct(0.50), pct(0.99), errors.load()};
 }
 
-// The interleaved benchmarks' command line: [threads=8] [seconds per run=3] [rounds=3].
+// The interleaved benchmarks' command line: [threads=8] [seconds per run=3] [rounds=3]. Also
+// keeps the framework's logs at warn, so that they do not interleave with the figures.
 struct RunArgs {
   int threads = 8;
   double seconds = 3;
   int rounds = 3;
 };
 inline RunArgs ParseRunArgs(int argc, char** argv) {
+  setenv("MICRO_LOG_LEVEL", "warn", 1);
   RunArgs a;
   if (argc > 1) a.threads = std::atoi(argv[1]);
   if (argc > 2) a.seconds = std::atof(argv[2]);

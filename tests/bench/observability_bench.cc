@@ -86,10 +86,7 @@ class Sink {
 }  // namespace
 
 int main(int argc, char** argv) {
-  setenv("MICRO_LOG_LEVEL", "warn", 1);
-  const micro::bench::RunArgs args = micro::bench::ParseRunArgs(argc, argv);
-  const int threads = args.threads, rounds = args.rounds;
-  const double seconds = args.seconds;
+  const micro::bench::RunArgs run = micro::bench::ParseRunArgs(argc, argv);
 
   Sink sink;
   std::shared_ptr<micro::registry::Registry> registry = micro::registry::NewMemoryRegistry();
@@ -137,13 +134,14 @@ int main(int argc, char** argv) {
   };
   for (const Config& c : configs) {  // warm up
     tracing(c.trace);
-    micro::bench::Measure(threads, 0.5, [&] { return call(c.metrics); });
+    micro::bench::Measure(run.threads, 0.5, [&] { return call(c.metrics); });
   }
   std::map<std::string, Stats> stats;
-  for (int r = 0; r < rounds; ++r) {
+  for (int r = 0; r < run.rounds; ++r) {
     for (const Config& c : configs) {
       tracing(c.trace);
-      stats[c.name].Add(micro::bench::Measure(threads, seconds, [&] { return call(c.metrics); }));
+      stats[c.name].Add(
+          micro::bench::Measure(run.threads, run.seconds, [&] { return call(c.metrics); }));
     }
   }
   tracing(-1);
@@ -151,7 +149,7 @@ int main(int argc, char** argv) {
   std::printf(
       "unary echo, 64-byte payload, client and server in one process, %d threads, %d rounds of "
       "%.0f s, interleaved\n",
-      threads, rounds, seconds);
+      run.threads, run.rounds, run.seconds);
   for (const Config& c : configs) Print(c.name, stats[c.name]);
   const Stats& off = stats[configs[0].name];
   for (int i = 1; i < 4; ++i) {

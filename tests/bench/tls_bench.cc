@@ -38,10 +38,7 @@ std::string Read(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  setenv("MICRO_LOG_LEVEL", "warn", 1);
-  const micro::bench::RunArgs args = micro::bench::ParseRunArgs(argc, argv);
-  const int threads = args.threads, rounds = args.rounds;
-  const double seconds = args.seconds;
+  const micro::bench::RunArgs run = micro::bench::ParseRunArgs(argc, argv);
 
   micro::testing::ScratchDir dir;
   auto ca = micro::testing::Cert::Ca("bench CA");
@@ -125,17 +122,17 @@ int main(int argc, char** argv) {
     return c.stub->Hello(req, &rsp).ok();
   };
   for (Config& c : configs)
-    micro::bench::Measure(threads, 0.5, [&] { return call(c); });  // warm up
+    micro::bench::Measure(run.threads, 0.5, [&] { return call(c); });  // warm up
   std::map<std::string, Stats> stats;
-  for (int r = 0; r < rounds; ++r) {
+  for (int r = 0; r < run.rounds; ++r) {
     for (Config& c : configs) {
-      stats[c.name].Add(micro::bench::Measure(threads, seconds, [&] { return call(c); }));
+      stats[c.name].Add(micro::bench::Measure(run.threads, run.seconds, [&] { return call(c); }));
     }
   }
   std::printf(
       "unary echo, 64-byte payload, client and servers in one process, %d threads, %d rounds of "
       "%.0f s, interleaved; connections reused\n",
-      threads, rounds, seconds);
+      run.threads, run.rounds, run.seconds);
   for (Config& c : configs) Print(c.name, stats[c.name]);
   struct Pair {
     int base, first, last;
