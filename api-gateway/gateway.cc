@@ -45,17 +45,6 @@ constexpr char kCorsMethods[] = "POST, PATCH, GET, OPTIONS, PUT, DELETE";
 constexpr char kCorsHeaders[] =
     "Accept, Content-Type, Content-Length, Accept-Encoding, X-CSRF-Token, Authorization";
 
-// The caller's X-Request-Id when it is a sane token (1 to 128 visible ASCII
-// characters), else a new one (32 hex digits).
-std::string RequestId(absl::string_view given) {
-  bool ok = !given.empty() && given.size() <= 128;
-  for (char c : given) ok = ok && c > 0x20 && c < 0x7f;
-  if (ok) return std::string(given);
-  trace::SpanContext id;
-  id.trace_id = trace::NewTraceId();
-  return id.TraceId();
-}
-
 std::string ErrorJson(int code, absl::string_view detail) {
   Error e;
   e.id = kErrorId;
@@ -74,7 +63,8 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
         io(std::max(1, options.threads)),
         acceptor(io),
         admin_acceptor(io),
-        accept_pause(io) {
+        accept_pause(io),
+        admin_pause(io) {
     if (options.rate_limit > 0) {
       limiter = std::make_unique<RateLimiter>(
           options.rate_limit, options.rate_burst > 0 ? options.rate_burst : options.rate_limit);
@@ -104,6 +94,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   // Accept errors (EMFILE: out of descriptors) pause accepting instead of
   // spinning; one log line per episode. Touched by the one pending accept only.
   asio::steady_timer accept_pause;
+  asio::steady_timer admin_pause;  // the admin listener's
   std::chrono::milliseconds accept_backoff{0};
   std::uint64_t accept_errors = 0;
 };
@@ -473,13 +464,20 @@ void Gateway::Impl::Accept() {
   });
 }
 
-// The admin listener: few connections, from monitoring; no backoff needed beyond a pause.
+// The admin listener: few connections, from monitoring. A failed accept (out of descriptors)
+// pauses it 100 ms rather than spinning; the main listener logs such episodes.
 void Gateway::Impl::AcceptAdmin() {
   admin_acceptor.async_accept(
       asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
         if (ec == asio::error::operation_aborted || !admin_acceptor.is_open()) return;
-        if (!ec) Accepted(std::move(socket), true);
-        AcceptAdmin();
+        if (!ec) {
+          Accepted(std::move(socket), true);
+          return AcceptAdmin();
+        }
+        admin_pause.expires_after(std::chrono::milliseconds(100));
+        admin_pause.async_wait([this](beast::error_code e) {
+          if (!e && admin_acceptor.is_open()) AcceptAdmin();
+        });
       });
 }
 
@@ -586,6 +584,7 @@ void Gateway::Stop() {
     impl->acceptor.close(ec);
     impl->admin_acceptor.close(ec);
     impl->accept_pause.cancel();
+    impl->admin_pause.cancel();
   });
   Clock::time_point deadline = Clock::now() + impl_->options.drain_timeout;
   while (impl_->metrics.in_flight() > 0 && Clock::now() < deadline) {

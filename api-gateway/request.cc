@@ -10,6 +10,7 @@
 #include "micro/errors.h"
 #include "micro/plugin/json.h"
 #include "micro/plugin/query.h"
+#include "micro/trace.h"
 
 namespace micro::api {
 namespace {
@@ -269,6 +270,15 @@ absl::StatusOr<Call> PlanCall(const HttpRequest& request, const Policy& policy) 
     call.metadata[key] = v;
   }
   return call;
+}
+
+std::string RequestId(absl::string_view given) {
+  bool ok = !given.empty() && given.size() <= 128;
+  for (char c : given) ok = ok && c > 0x20 && c < 0x7f;
+  if (ok) return std::string(given);
+  trace::SpanContext id;
+  id.trace_id = trace::NewTraceId();
+  return id.TraceId();
 }
 
 }  // namespace micro::api

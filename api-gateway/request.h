@@ -79,6 +79,10 @@ absl::Status CheckPattern(absl::string_view pattern);
 // Query string ("a=1&b=2&b=3") -> JSON object ({"a":"1","b":["2","3"]}).
 absl::StatusOr<std::string> QueryToJson(absl::string_view query);
 
+// The request id to use: the caller's X-Request-Id when it is a sane token (1 to 128 visible
+// ASCII characters), else a new one (32 hex digits).
+std::string RequestId(absl::string_view given);
+
 // Headers that do not become call metadata: hop-by-hop and HTTP framing
 // headers, and names gRPC reserves (":..." and "grpc-...").
 bool IsMetadataHeader(absl::string_view lower_name);
