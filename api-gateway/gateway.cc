@@ -113,9 +113,11 @@ class Session : public std::enable_shared_from_this<Session> {
         ssl_context_(std::move(ssl)) {
     gw_->connections.fetch_add(1, std::memory_order_relaxed);
     if (ssl_context_ != nullptr) tls_.emplace(stream_, *ssl_context_);
-    beast::error_code ec;
-    auto remote = stream_.socket().remote_endpoint(ec);
-    if (!ec) client_ = remote.address().to_string();
+    if (gw_->limiter != nullptr || log::Enabled(log::Level::kDebug)) {  // who uses client_
+      beast::error_code ec;
+      auto remote = stream_.socket().remote_endpoint(ec);
+      if (!ec) client_ = remote.address().to_string();
+    }
   }
   ~Session() { gw_->connections.fetch_sub(1, std::memory_order_relaxed); }
 

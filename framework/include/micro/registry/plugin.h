@@ -45,6 +45,7 @@ std::vector<std::string> RegistrySchemes();
 
 // `uri` fit for logs and errors: the values of parameters whose names hold "token", "password",
 // "passwd", "secret", "credential" or "auth", and user information before an '@', become "***".
+// Pure and thread-safe, as is IsSecretParam.
 std::string RedactUri(absl::string_view uri);
 // True for a parameter name RedactUri masks.
 bool IsSecretParam(absl::string_view key);
