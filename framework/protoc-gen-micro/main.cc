@@ -4,7 +4,10 @@
 //                    one async method per RPC, calling endpoint "X.Method";
 //   class XHandler   the interface a server implements;
 //   RegisterXHandler(server, handler)  serves it on a micro::server::Server.
-// Streaming RPCs are left out (the framework serves unary calls); the header says so.
+// Streaming RPCs get typed stream handles: a server-streaming method's client returns a
+// ClientReader and its handler gets the request and a ServerWriter; client streaming is
+// ClientWriter / ServerReader (+ the one response); bidirectional, ClientReaderWriter /
+// ServerReaderWriter (micro/client/stream.h, micro/server/stream.h).
 #include <google/protobuf/compiler/code_generator.h>
 #include <google/protobuf/compiler/plugin.h>
 #include <google/protobuf/descriptor.h>
@@ -45,12 +48,147 @@ bool Unary(const pb::MethodDescriptor* m) {
   return !m->client_streaming() && !m->server_streaming();
 }
 
-// Template variables for one method: $svc$, $m$, $in$, $out$.
+// Template variables for one method: $svc$, $m$, $in$, $out$, and for streams $handle$ (the
+// client's typed handle) and $kind$.
 std::map<std::string, std::string> MethodVars(const pb::MethodDescriptor* md) {
+  std::string in = CppType(md->input_type()), out = CppType(md->output_type());
+  std::string handle, kind;
+  if (md->client_streaming() && md->server_streaming()) {
+    handle = "::micro::client::ClientReaderWriter<" + in + ", " + out + ">";
+    kind = "bidirectional streaming";
+  } else if (md->client_streaming()) {
+    handle = "::micro::client::ClientWriter<" + in + ", " + out + ">";
+    kind = "client streaming: send the requests, then CloseAndRecv the response";
+  } else {
+    handle = "::micro::client::ClientReader<" + out + ">";
+    kind = "server streaming: the request goes with the opening; Recv the responses";
+  }
   return {{"svc", md->service()->name()},
           {"m", md->name()},
-          {"in", CppType(md->input_type())},
-          {"out", CppType(md->output_type())}};
+          {"in", in},
+          {"out", out},
+          {"handle", handle},
+          {"kind", kind}};
+}
+
+// The client's declarations for a streaming method.
+void StreamClientDecl(const pb::MethodDescriptor* md, pb::io::Printer* p) {
+  std::string req = md->client_streaming() ? "" : "const $in$& request, ";
+  std::string fwd = md->client_streaming() ? "" : "request, ";
+  p->Print(
+      MethodVars(md),
+      ("  // $m$: $kind$.\n"
+       "  absl::StatusOr<$handle$> $m$(" +
+       req +
+       "const ::micro::client::CallOptions& options = {}) const;\n"
+       "  // Opens without waiting for the registry; `done` runs on a client thread or at once.\n"
+       "  void $m$Async(" +
+       req +
+       "std::function<void(absl::StatusOr<$handle$>)> done,\n"
+       "      const ::micro::client::CallOptions& options = {}) const;\n"
+       "  absl::StatusOr<$handle$> $m$(const ::micro::server::Context& ctx, " +
+       req +
+       "\n      const ::micro::client::CallOptions& options = {}) const {\n"
+       "    return $m$(" +
+       fwd + "::micro::client::FromContext(ctx, options));\n  }\n\n")
+          .c_str());
+}
+
+// The client's definitions for a streaming method.
+void StreamClientDef(const pb::MethodDescriptor* md, pb::io::Printer* p) {
+  bool one = !md->client_streaming();  // the request goes with the opening
+  std::string send = one ? "  if (absl::Status s = (*stream)->Send(request); !s.ok()) return s;\n"
+                           "  (*stream)->CloseSend();\n"
+                         : "";
+  std::string send_async = one ? "        (*stream)->SendAsync(*request, [](absl::Status) {});\n"
+                                 "        (*stream)->CloseSend();\n"
+                               : "";
+  std::string req = one ? "const $in$& request, " : "";
+  p->Print(MethodVars(md),
+           ("absl::StatusOr<$handle$> $svc$Service::$m$(" + req +
+            "\n    const ::micro::client::CallOptions& options) const {\n"
+            "  auto stream = client_->OpenStream(name_, \"$svc$.$m$\", options);\n"
+            "  if (!stream.ok()) return stream.status();\n" +
+            send +
+            "  return $handle$(std::move(*stream));\n}\n\n"
+            "void $svc$Service::$m$Async(" +
+            req +
+            "\n    std::function<void(absl::StatusOr<$handle$>)> done,\n"
+            "    const ::micro::client::CallOptions& options) const {\n" +
+            (one ? "  auto request_copy = std::make_shared<$in$>(request);\n" : "") +
+            "  client_->OpenStreamAsync(name_, \"$svc$.$m$\",\n"
+            "      [" +
+            (one ? "request = request_copy, " : "") +
+            "done = std::move(done)](\n"
+            "          absl::StatusOr<std::unique_ptr<::micro::client::Stream>> stream) {\n"
+            "        if (!stream.ok()) {\n          done(stream.status());\n          return;\n"
+            "        }\n" +
+            send_async +
+            "        done($handle$(std::move(*stream)));\n"
+            "      }, options);\n}\n\n")
+               .c_str());
+}
+
+// The handler's declaration for a streaming method.
+void StreamHandlerDecl(const pb::MethodDescriptor* md, pb::io::Printer* p) {
+  if (md->client_streaming() && md->server_streaming()) {
+    p->Print(MethodVars(md),
+             "  virtual absl::Status $m$(::micro::server::Context& ctx,\n"
+             "      ::micro::server::ServerReaderWriter<$in$, $out$>& stream) {\n"
+             "    return ::micro::errors::NotImplemented(ctx.service, \"$svc$.$m$ is not "
+             "implemented\");\n"
+             "  }\n");
+  } else if (md->client_streaming()) {
+    p->Print(MethodVars(md),
+             "  // Recv until micro::IsEndOfStream; `response` is sent when this returns OK.\n"
+             "  virtual absl::Status $m$(::micro::server::Context& ctx,\n"
+             "      ::micro::server::ServerReader<$in$>& stream, $out$* response) {\n"
+             "    return ::micro::errors::NotImplemented(ctx.service, \"$svc$.$m$ is not "
+             "implemented\");\n"
+             "  }\n");
+  } else {
+    p->Print(MethodVars(md),
+             "  virtual absl::Status $m$(::micro::server::Context& ctx, const $in$& request,\n"
+             "      ::micro::server::ServerWriter<$out$>& stream) {\n"
+             "    return ::micro::errors::NotImplemented(ctx.service, \"$svc$.$m$ is not "
+             "implemented\");\n"
+             "  }\n");
+  }
+}
+
+// The registration of a streaming method: glue from ServerStream to the typed handler.
+void StreamRegister(const pb::MethodDescriptor* md, pb::io::Printer* p) {
+  std::string body;
+  if (md->client_streaming() && md->server_streaming()) {
+    body =
+        "        ::micro::server::ServerReaderWriter<$in$, $out$> typed(stream);\n"
+        "        return handler->$m$(ctx, typed);\n";
+  } else if (md->client_streaming()) {
+    body =
+        "        ::micro::server::ServerReader<$in$> typed(stream);\n"
+        "        $out$ response;\n"
+        "        absl::Status s = handler->$m$(ctx, typed, &response);\n"
+        "        if (!s.ok()) return s;\n"
+        "        return stream.Send(response);\n";
+  } else {
+    body =
+        "        $in$ request;\n"
+        "        absl::Status s = stream.Recv(&request);\n"
+        "        if (::micro::IsEndOfStream(s))\n"
+        "          return ::micro::errors::BadRequest(ctx.service, \"$svc$.$m$: no request\");\n"
+        "        if (!s.ok()) return s;\n"
+        "        ::micro::server::ServerWriter<$out$> typed(stream);\n"
+        "        return handler->$m$(ctx, request, typed);\n";
+  }
+  p->Print(
+      MethodVars(md),
+      ("  methods.push_back(::micro::server::Method{\n"
+       "      d->FindMethodByName(\"$m$\"), &$in$::default_instance(), "
+       "&$out$::default_instance(), nullptr,\n"
+       "      [handler](::micro::server::Context& ctx, ::micro::server::ServerStream& stream)\n"
+       "          -> absl::Status {\n" +
+       body + "      }});\n")
+          .c_str());
 }
 
 class Generator : public pb::compiler::CodeGenerator {
@@ -88,7 +226,8 @@ class Generator : public pb::compiler::CodeGenerator {
         "#include <functional>\n#include <memory>\n#include <string>\n\n"
         "#include \"$base$.pb.h\"\n"
         "#include \"absl/status/status.h\"\n#include \"absl/status/statusor.h\"\n"
-        "#include \"micro/client/client.h\"\n#include \"micro/server/server.h\"\n\n",
+        "#include \"micro/client/client.h\"\n#include \"micro/errors.h\"\n"
+        "#include \"micro/server/server.h\"\n\n",
         "file", file->name(), "base", base);
     OpenNs(ns, p);
     for (int i = 0; i < file->service_count(); ++i) {
@@ -104,7 +243,7 @@ class Generator : public pb::compiler::CodeGenerator {
       for (int m = 0; m < s->method_count(); ++m) {
         const pb::MethodDescriptor* md = s->method(m);
         if (!Unary(md)) {
-          p->Print("  // $m$: streaming, not generated (unary RPCs only).\n", "m", md->name());
+          StreamClientDecl(md, p);
           continue;
         }
         std::map<std::string, std::string> mv = MethodVars(md);
@@ -141,10 +280,15 @@ class Generator : public pb::compiler::CodeGenerator {
           " private:\n  std::string name_;\n  std::shared_ptr<::micro::client::Client> "
           "client_;\n};\n\n"
           "// Implement this to serve $svc$; methods are called on handler threads, concurrently.\n"
+          "// Streaming methods answer go-micro's 501 until overridden (each open stream holds a\n"
+          "// thread of its own while its method runs).\n"
           "class $svc$Handler {\n public:\n  virtual ~$svc$Handler() = default;\n");
       for (int m = 0; m < s->method_count(); ++m) {
         const pb::MethodDescriptor* md = s->method(m);
-        if (!Unary(md)) continue;
+        if (!Unary(md)) {
+          StreamHandlerDecl(md, p);
+          continue;
+        }
         p->Print(MethodVars(md),
                  "  virtual absl::Status $m$(::micro::server::Context& ctx, const $in$& request,\n"
                  "                           $out$* response) = 0;\n");
@@ -163,14 +307,18 @@ class Generator : public pb::compiler::CodeGenerator {
               pb::io::Printer* p) const {
     p->Print(
         "// Generated by protoc-gen-micro from $file$. Do not edit.\n"
-        "#include \"$base$.micro.h\"\n\n#include <utility>\n#include <vector>\n\n",
+        "#include \"$base$.micro.h\"\n\n#include <utility>\n#include <vector>\n\n"
+        "#include \"micro/errors.h\"\n#include \"micro/stream.h\"\n\n",
         "file", file->name(), "base", base);
     OpenNs(ns, p);
     for (int i = 0; i < file->service_count(); ++i) {
       const pb::ServiceDescriptor* s = file->service(i);
       for (int m = 0; m < s->method_count(); ++m) {
         const pb::MethodDescriptor* md = s->method(m);
-        if (!Unary(md)) continue;
+        if (!Unary(md)) {
+          StreamClientDef(md, p);
+          continue;
+        }
         std::map<std::string, std::string> mv = MethodVars(md);
         p->Print(
             mv,
@@ -202,7 +350,10 @@ class Generator : public pb::compiler::CodeGenerator {
           "svc", s->name(), "full", s->full_name());
       for (int m = 0; m < s->method_count(); ++m) {
         const pb::MethodDescriptor* md = s->method(m);
-        if (!Unary(md)) continue;
+        if (!Unary(md)) {
+          StreamRegister(md, p);
+          continue;
+        }
         p->Print(MethodVars(md),
                  "  methods.push_back(::micro::server::Method{\n"
                  "      d->FindMethodByName(\"$m$\"), &$in$::default_instance(), "

@@ -195,11 +195,16 @@ TEST_CASE("the registration carries endpoints, node metadata and the bound addre
   auto svc = f.registry->GetService("helloworld");
   REQUIRE(svc.ok());
   const reg::Service& s = svc->at(0);
-  REQUIRE(s.endpoints.size() == 1);
-  CHECK(s.endpoints[0].name == "Greeter.Hello");
-  CHECK(s.endpoints[0].request->name == "Request");
-  CHECK(s.endpoints[0].request->values.at(0).name == "name");
-  CHECK(s.endpoints[0].request->values.at(0).type == "string");
+  // Sorted by name: Chat, Collect, Hello, Stream; the streaming ones say so, as go-micro's do.
+  REQUIRE(s.endpoints.size() == 4);
+  CHECK(s.endpoints[0].metadata.at("stream") == "true");
+  CHECK(s.endpoints[3].name == "Greeter.Stream");
+  CHECK(s.endpoints[3].metadata.at("stream") == "true");
+  CHECK(s.endpoints[2].name == "Greeter.Hello");
+  CHECK(s.endpoints[2].metadata.count("stream") == 0);
+  CHECK(s.endpoints[2].request->name == "Request");
+  CHECK(s.endpoints[2].request->values.at(0).name == "name");
+  CHECK(s.endpoints[2].request->values.at(0).type == "string");
   REQUIRE(s.nodes.size() == 1);
   CHECK(s.nodes[0].address == f.server->listen_address());
   CHECK(s.nodes[0].address.rfind("127.0.0.1:", 0) == 0);

@@ -21,6 +21,8 @@
 #include "client/call_parts.h"
 #include "client/h2_transport.h"
 #include "client/pool.h"
+#include "client/stream_call.h"
+#include "client/timer.h"
 #include "core/tls_config.h"
 #include "core/wire.h"
 #include "micro/errors.h"
@@ -47,7 +49,7 @@ std::chrono::milliseconds GoMicroBackoff(int attempt) {
 
 }  // namespace
 
-class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
+class Client::Impl : public std::enable_shared_from_this<Client::Impl>, public detail::StreamHost {
  public:
   explicit Impl(ClientOptions options)
       : options_(std::move(options)),
@@ -62,21 +64,6 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     };
     for (auto it = options_.wrappers.rbegin(); it != options_.wrappers.rend(); ++it) fn = (*it)(fn);
     chain_ = std::move(fn);
-  }
-
-  ~Impl() {
-    {
-      std::lock_guard<std::mutex> l(timer_mu_);
-      closing_ = true;
-    }
-    timer_cv_.notify_all();
-    if (!timer_.joinable()) return;
-    // The last async call may drop the last reference from the timer thread itself.
-    if (timer_.get_id() == std::this_thread::get_id()) {
-      timer_.detach();
-    } else {
-      timer_.join();
-    }
   }
 
   absl::Status Call(absl::string_view service, absl::string_view endpoint, const pb::Message& in,
@@ -178,8 +165,48 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     Attempt(std::move(call));
   }
 
-  selector::Selector& selector() { return selector_; }
+  selector::Selector& selector() override { return selector_; }
   const ClientOptions& options() const { return options_; }
+
+  absl::Status Setup(absl::string_view service, absl::string_view endpoint, const CallOptions& opts,
+                     detail::StreamSetup* setup) override {
+    if (!tls_status_.ok()) return TlsError(service);
+    internal::Codec codec;
+    if (absl::Status s = internal::CodecFor(ContentType(opts), &codec); !s.ok()) return s;
+    setup->service = std::string(service);
+    setup->endpoint = std::string(endpoint);
+    setup->options = opts;
+    setup->json = codec == internal::Codec::kJson;
+    setup->metadata = WireMetadata(opts, ContentType(opts));
+    setup->deadline = Clock::time_point::max();
+    if (opts.timeout.count() > 0 || opts.deadline != std::chrono::system_clock::time_point::max()) {
+      setup->deadline = Deadline(opts);
+    } else if (options_.stream_timeout.count() > 0) {
+      setup->deadline = Clock::now() + options_.stream_timeout;
+    }
+    setup->retries = opts.retries >= 0 ? opts.retries : options_.retries;
+    if (options_.metrics) setup->stats = metrics::ClientStats(setup->service, setup->endpoint);
+    return absl::OkStatus();
+  }
+
+  Clock::time_point SelectDeadline(const detail::StreamSetup& setup) const override {
+    return std::min(setup.deadline, Clock::now() + Timeout(setup.options));
+  }
+
+  std::shared_ptr<internal::ChannelPool::Conn> Connect(selector::Next& next,
+                                                       std::vector<std::string>* tried,
+                                                       registry::Node* node, bool* tls) override {
+    internal::NodeTransport how;
+    const registry::Node* picked = Pick(next, tried, &how);
+    if (picked == nullptr) return nullptr;
+    *node = *picked;
+    *tls = how == internal::NodeTransport::kTls;
+    return pool_.Get(node->address, *tls);
+  }
+
+  grpc::Status Hint(const grpc::Status& st, bool tls) const override {
+    return tls ? internal::TlsHint(st, options_.tls) : st;
+  }
 
   // Ends an asynchronous call, once: the first of its outcome and its cancellation wins.
   void Complete(const std::shared_ptr<Async>& call, absl::Status status) {
@@ -219,7 +246,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   // while that server shut down). A node that cannot serve this call (no such
   // method, or a body it cannot decode) may have a peer that can. All mean
   // "try another node".
-  bool Retryable(const grpc::Status& s) const {
+  bool Retryable(const grpc::Status& s) const override {
     return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
            s.error_code() == grpc::StatusCode::CANCELLED || internal::NodeCannotServe(s) ||
            (options_.retry_on_timeout && s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
@@ -244,7 +271,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     }
   }
 
-  absl::Status Unreachable(const std::string& service) const {
+  absl::Status Unreachable(const std::string& service) const override {
     return SelectError(service,
                        absl::FailedPreconditionError(internal::SkipReason(options_.tls, service)));
   }
@@ -253,7 +280,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   // round is left (a refused connection says nothing about the others); the
   // client's backoff once every node has failed, and a new round.
   std::chrono::milliseconds RetryWait(const selector::Next& next, const std::string& node,
-                                      std::vector<std::string>* tried, int* rounds) {
+                                      std::vector<std::string>* tried, int* rounds) override {
     tried->push_back(node);
     if (tried->size() < next.size()) return std::chrono::milliseconds(0);
     tried->clear();
@@ -466,31 +493,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   }
 
   // Runs `fn` on the timer thread after `wait`.
-  void After(std::chrono::milliseconds wait, std::function<void()> fn) {
-    std::lock_guard<std::mutex> l(timer_mu_);
-    if (!timer_.joinable()) timer_ = std::thread([this] { TimerLoop(); });
-    timers_.emplace(Clock::now() + wait, std::move(fn));
-    timer_cv_.notify_all();
-  }
-
-  void TimerLoop() {
-    std::unique_lock<std::mutex> l(timer_mu_);
-    while (!closing_) {
-      if (timers_.empty()) {
-        timer_cv_.wait(l);
-        continue;
-      }
-      auto first = timers_.begin();
-      if (Clock::now() < first->first) {
-        timer_cv_.wait_until(l, first->first);
-        continue;
-      }
-      auto fn = std::move(first->second);
-      timers_.erase(first);
-      l.unlock();
-      fn();
-      l.lock();
-    }
+  void After(std::chrono::milliseconds wait, std::function<void()> fn) override {
+    timer_.After(wait, std::move(fn));
   }
 
   // Every call fails with this when the TLS files are unusable (checked once, at construction).
@@ -505,14 +509,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   internal::H2Transport h2_;
   CallFn chain_;
 
-  std::mutex timer_mu_;
-  std::condition_variable timer_cv_;
-  std::multimap<Clock::time_point, std::function<void()>> timers_;
-  bool closing_ = false;
-  std::thread timer_;
+  detail::Timer timer_;  // last: what it holds goes before the rest
 };
 
-Client::Client(ClientOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}
+Client::Client(ClientOptions options)
+    : impl_(std::make_shared<Impl>(std::move(options))), streams_(impl_) {}
 Client::~Client() = default;
 
 absl::Status Client::Call(absl::string_view service, absl::string_view endpoint,

@@ -39,6 +39,7 @@
 #include "micro/errors.h"
 #include "micro/log.h"
 #include "micro/metrics.h"
+#include "server/call.h"
 #include "server/server_span.h"
 
 namespace micro::server {
@@ -54,11 +55,7 @@ namespace pb = google::protobuf;
 using internal::Codec;
 using internal::ServerSpan;
 
-struct Endpoint {
-  Method method;
-  HandlerFn wrapped;  // method.handler inside the server's wrappers
-  metrics::CallStats* stats = nullptr;
-};
+using detail::Endpoint;
 
 }  // namespace
 
@@ -72,7 +69,7 @@ class Server::Impl {
     if (running_) return absl::FailedPreconditionError("server: Handle after Start");
     for (Method& m : methods) {
       if (m.descriptor == nullptr || m.request_prototype == nullptr ||
-          m.response_prototype == nullptr || !m.handler) {
+          m.response_prototype == nullptr) {
         return absl::InvalidArgumentError("server: incomplete method");
       }
       std::string name = absl::StrCat(m.descriptor->service()->name(), ".", m.descriptor->name());
@@ -80,11 +77,14 @@ class Server::Impl {
         return absl::AlreadyExistsError(
             absl::StrCat("server: endpoint ", name, " is already handled"));
       }
-      if (m.descriptor->client_streaming() || m.descriptor->server_streaming()) {
-        return absl::UnimplementedError(
-            absl::StrCat("server: ", name, " is a streaming method; only unary ones are served"));
+      bool streaming = m.descriptor->client_streaming() || m.descriptor->server_streaming();
+      if (streaming ? !m.stream : !m.handler) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("server: ", name,
+                         streaming ? " streams: it needs Method::stream"
+                                   : " is unary: it needs Method::handler"));
       }
-      endpoints_.emplace(name, Endpoint{std::move(m), nullptr});
+      endpoints_.emplace(name, Endpoint{std::move(m), nullptr, nullptr});
     }
     return absl::OkStatus();
   }
@@ -107,14 +107,26 @@ class Server::Impl {
     std::string listen_host = internal::IsUnspecified(host) ? "0.0.0.0" : host;
 
     for (auto& [name, ep] : endpoints_) {
-      HandlerFn fn = ep.method.handler;
-      for (auto it = options_.wrappers.rbegin(); it != options_.wrappers.rend(); ++it)
-        fn = (*it)(fn);
-      ep.wrapped = std::move(fn);
+      if (ep.streaming()) {
+        StreamHandlerFn fn = ep.method.stream;
+        for (auto it = options_.stream_wrappers.rbegin(); it != options_.stream_wrappers.rend();
+             ++it)
+          fn = (*it)(fn);
+        ep.stream = std::move(fn);
+      } else {
+        HandlerFn fn = ep.method.handler;
+        for (auto it = options_.wrappers.rbegin(); it != options_.wrappers.rend(); ++it)
+          fn = (*it)(fn);
+        ep.wrapped = std::move(fn);
+      }
       if (options_.metrics)
         ep.stats = metrics::ServerStats(options_.name, options_.version, options_.id, name);
     }
     BuildTypedServices();
+    streams_.service = options_.name;
+    streams_.send_window = std::max(1, options_.stream_send_window);
+    streams_.threads =
+        std::make_shared<detail::StreamThreads>(std::max(1, options_.max_open_streams));
 
     int threads = options_.handler_threads;
     if (threads == 0)
@@ -237,16 +249,19 @@ class Server::Impl {
 
   // Decodes, runs the handler and encodes, on a pool thread; `done` gets the status.
   // `cancel` is cancelled when gRPC cancels the call.
+  // The endpoint a path calls, or null.
+  const Endpoint* Find(const std::string& path) const {
+    std::string name;
+    if (!internal::EndpointFromPath(path, &name)) return nullptr;
+    auto it = endpoints_.find(name);
+    return it == endpoints_.end() ? nullptr : &it->second;
+  }
+
   void Dispatch(const grpc::ServerContextBase* ctx, const std::string& path,
                 grpc::ByteBuffer* request, grpc::ByteBuffer* response,
                 std::shared_ptr<Cancellation> cancel,
                 std::function<void(const grpc::Status&)> done) {
-    std::string name;
-    const Endpoint* ep = nullptr;
-    if (internal::EndpointFromPath(path, &name)) {
-      auto it = endpoints_.find(name);
-      if (it != endpoints_.end()) ep = &it->second;
-    }
+    const Endpoint* ep = Find(path);  // streaming endpoints never get here: they have reactors
     if (ep == nullptr) {
       done(internal::ToGrpcStatus(
           errors::NotImplemented(options_.name, absl::StrCat("unknown endpoint for path ", path)),
@@ -265,11 +280,24 @@ class Server::Impl {
 
  private:
   // A typed gRPC service for one proto service whose methods hand raw bytes to Dispatch.
+  // Streaming methods are bidirectional on the wire whatever their kind: the handler decides.
   class TypedService : public grpc::Service {
    public:
     TypedService(Impl* impl, const std::vector<std::string>& paths)
         : paths_(paths.begin(), paths.end()) {
       for (std::size_t i = 0; i < paths_.size(); ++i) {
+        const Endpoint* ep = impl->Find(paths_[i]);
+        if (ep->streaming()) {
+          AddMethod(new grpc::internal::RpcServiceMethod(
+              paths_[i].c_str(), grpc::internal::RpcMethod::BIDI_STREAMING, nullptr));
+          MarkMethodRawCallback(
+              static_cast<int>(i),
+              new grpc::internal::CallbackBidiHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+                  [impl, ep](grpc::CallbackServerContext* ctx) {
+                    return detail::NewStreamCall(ctx, *ep, impl->streams_);
+                  }));
+          continue;
+        }
         AddMethod(new grpc::internal::RpcServiceMethod(
             paths_[i].c_str(), grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
         const std::string* path = &paths_[i];
@@ -334,6 +362,8 @@ class Server::Impl {
     explicit GenericService(Impl* impl) : impl_(impl) {}
     grpc::ServerGenericBidiReactor* CreateReactor(
         grpc::GenericCallbackServerContext* ctx) override {
+      const Endpoint* ep = impl_->Find(ctx->method());
+      if (ep != nullptr && ep->streaming()) return detail::NewStreamCall(ctx, *ep, impl_->streams_);
       return new GenericReactor(impl_, ctx);
     }
 
@@ -357,28 +387,7 @@ class Server::Impl {
                       grpc::ByteBuffer* request, grpc::ByteBuffer* response,
                       std::shared_ptr<Cancellation> cancel) {
     Context ctx;
-    ctx.cancel = std::move(cancel);
-    ctx.service = options_.name;
-    ctx.endpoint =
-        absl::StrCat(ep.method.descriptor->service()->name(), ".", ep.method.descriptor->name());
-    for (const auto& [k, v] : call.client_metadata()) {
-      ctx.metadata[absl::AsciiStrToLower(absl::string_view(k.data(), k.size()))] =
-          std::string(v.data(), v.size());
-    }
-    ctx.deadline = call.deadline();
-    if (ctx.deadline == std::chrono::system_clock::time_point::max()) {
-      // No gRPC deadline: go-micro's `timeout` metadata (nanoseconds), as its server reads it.
-      auto t = ctx.metadata.find("timeout");
-      int64_t ns = 0;
-      if (t != ctx.metadata.end() && absl::SimpleAtoi(t->second, &ns) && ns > 0) {
-        ns = std::min<int64_t>(ns, int64_t{30} * 24 * 3600 * 1000000000);  // at most 30 days
-        ctx.deadline = std::chrono::system_clock::now() +
-                       std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                           std::chrono::nanoseconds(ns));
-      }
-    }
-    auto rid = ctx.metadata.find("x-request-id");
-    if (rid != ctx.metadata.end()) ctx.request_id = rid->second;
+    detail::FillContext(call, options_.name, ep, std::move(cancel), &ctx);
     ServerSpan span(ctx);
     log::Scope scope(ctx.service, ctx.request_id,
                      ctx.span.valid() ? ctx.span.trace_id.data() : nullptr);
@@ -520,6 +529,8 @@ class Server::Impl {
       server_->Wait();
       server_.reset();
     }
+    // Streams' threads let go right after finishing their calls.
+    if (streams_.threads != nullptr) streams_.threads->WaitIdle();
     pool_.reset();  // runs what is queued, then joins
   }
 
@@ -529,6 +540,7 @@ class Server::Impl {
   absl::flat_hash_map<std::string, Endpoint> endpoints_;  // fixed once started
   std::vector<std::unique_ptr<TypedService>> typed_;
   std::unique_ptr<GenericService> generic_;
+  detail::StreamSettings streams_;
   std::unique_ptr<internal::ThreadPool> pool_;
   std::unique_ptr<grpc::Server> server_;
   std::string listen_address_, advertised_;

@@ -20,12 +20,17 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "micro/client/options.h"
+#include "micro/client/stream.h"
 
 namespace micro::server {
 struct Context;
 }
 
 namespace micro::client {
+
+namespace detail {
+class StreamHost;
+}
 
 // The options for a call made while serving `ctx`, as go-micro passes its
 // context on: the incoming metadata (x-request-id, authorization, ...; keys in
@@ -54,12 +59,26 @@ class Client {
                     std::function<void(absl::StatusOr<std::string>)> done,
                     const CallOptions& options = {});
 
+  // Opens a stream to `endpoint` (any kind: client, server or bidirectional streaming) on one node
+  // of `service`; see micro/client/stream.h. Fails at once when no node can be selected; a node
+  // that then fails is reported by Recv/Send (or the stream moves on, before the first answer).
+  // The stream has no deadline unless options (timeout, deadline) or ClientOptions::stream_timeout
+  // give one.
+  absl::StatusOr<std::unique_ptr<Stream>> OpenStream(absl::string_view service,
+                                                     absl::string_view endpoint,
+                                                     const CallOptions& options = {});
+  // The same without waiting for the registry: `done` runs once, on a client thread or at once.
+  void OpenStreamAsync(absl::string_view service, absl::string_view endpoint,
+                       std::function<void(absl::StatusOr<std::unique_ptr<Stream>>)> done,
+                       const CallOptions& options = {});
+
   selector::Selector& selector();
   const ClientOptions& options() const;
 
  private:
   class Impl;
   std::shared_ptr<Impl> impl_;
+  std::shared_ptr<detail::StreamHost> streams_;  // impl_, as streams see it
 };
 
 }  // namespace micro::client

@@ -59,6 +59,8 @@ struct ClientOptions {
   // Also retry calls that ran out of their per-attempt time (go-micro retries only those).
   bool retry_on_timeout = false;
   std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};
+  // Streams' deadline when the call gives none; 0 = none (a stream may stay open for good).
+  std::chrono::milliseconds stream_timeout{0};
   // Wait before attempt n (n >= 1); default go-micro's 100 ms x n^e.
   std::function<std::chrono::milliseconds(int attempt)> backoff;
   std::string content_type = "application/grpc+proto";

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "micro/cancel.h"
+#include "micro/stream.h"
 #include "micro/trace.h"
 
 namespace google::protobuf {
@@ -46,12 +47,35 @@ using HandlerFn = std::function<absl::Status(Context& ctx, const google::protobu
 // Middleware: takes the next handler, returns one that wraps it.
 using HandlerWrapper = std::function<HandlerFn(HandlerFn next)>;
 
-// One endpoint: its proto method, message prototypes, and the handler.
+// One open stream, as its handler sees it. Recv and Send block; they are for the handler's own
+// thread (one Recv and one Send may run at once, from two threads, for a bidirectional stream).
+class ServerStream {
+ public:
+  virtual ~ServerStream() = default;
+  // The next message from the client; micro::EndOfStream() once it closed its sending half;
+  // CANCELLED / DEADLINE_EXCEEDED once the stream ended (ctx.cancelled() is then true), or
+  // InvalidArgument for a message that does not decode.
+  virtual absl::Status Recv(google::protobuf::Message* message) = 0;
+  // Queues a message to the client. Waits while the stream's send window is full (a slow
+  // reader slows its writer: memory stays bounded); an error once the stream ended.
+  virtual absl::Status Send(const google::protobuf::Message& message) = 0;
+};
+
+// A streaming endpoint's handler. It runs on a thread of its own for as long as the stream is
+// open; returning ends the stream with that status (a go-micro error reaches the client as one,
+// after the messages already sent).
+using StreamHandlerFn = std::function<absl::Status(Context& ctx, ServerStream& stream)>;
+// Middleware around streaming handlers, as HandlerWrapper is around unary ones.
+using StreamWrapper = std::function<StreamHandlerFn(StreamHandlerFn next)>;
+
+// One endpoint: its proto method, message prototypes, and the handler: `handler` for a unary
+// method, `stream` for one that streams either way (client, server or bidirectional).
 struct Method {
   const google::protobuf::MethodDescriptor* descriptor = nullptr;
   const google::protobuf::Message* request_prototype = nullptr;
   const google::protobuf::Message* response_prototype = nullptr;
   HandlerFn handler;
+  StreamHandlerFn stream;
 };
 
 }  // namespace micro::server

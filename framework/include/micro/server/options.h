@@ -35,13 +35,19 @@ struct ServerOptions {
   std::chrono::milliseconds drain_grace{std::chrono::seconds(1)};
   // Then stop accepting calls and wait at most this long for in-flight ones.
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(10)};
-  std::vector<HandlerWrapper> wrappers;  // outermost first
+  std::vector<HandlerWrapper> wrappers;        // outermost first
+  std::vector<StreamWrapper> stream_wrappers;  // the same, for streaming endpoints
   // Threads running handlers: 0 = 4 x cores (at least 8). Negative = run them
   // inline on gRPC's own threads: faster, for handlers that never block.
   int handler_threads = 0;
   int max_message_bytes = 4 << 20;  // largest request accepted
-  // Streams (calls) one client connection may have open at once; more wait.
+  // HTTP/2 streams (calls) one client connection may have open at once; more wait.
   int max_concurrent_streams = 1000;
+  // Streaming calls open at once on the whole server (each holds a thread while open); more are
+  // refused with RESOURCE_EXHAUSTED (go-micro 429).
+  int max_open_streams = 1000;
+  // A streaming call's messages queued towards a client before Send waits for it to read.
+  int stream_send_window = 16;
   // Memory gRPC may use for this server's connections and calls (its resource
   // quota): past it, new calls are refused rather than the process growing.
   std::size_t memory_limit_bytes = std::size_t(512) << 20;

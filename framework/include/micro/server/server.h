@@ -20,6 +20,7 @@
 #include "micro/registry/service.h"
 #include "micro/server/handler.h"
 #include "micro/server/options.h"
+#include "micro/server/stream.h"
 
 namespace micro::server {
 
