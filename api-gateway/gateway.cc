@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -31,6 +32,7 @@
 #include "micro/plugin/net.h"
 #include "micro/trace.h"
 #include "request.h"
+#include "websocket.h"
 
 namespace micro::api {
 namespace {
@@ -220,6 +222,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Handle() {
     http::request<http::string_body> req = parser_->release();
+    const bool upgrade = websocket::is_upgrade(req) && !admin_;
+    http::request<http::string_body> upgrade_req;
+    if (upgrade) upgrade_req = req;  // the handshake answers it
     start_ = Clock::now();
     gw_->metrics.Begin();
     counted_ = true;
@@ -276,22 +281,21 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     route_ = absl::StrCat(call->route.service, " ", call->route.endpoint);
     service_ = call->route.service;
-    client::CallOptions co;
-    co.timeout = options().request_timeout;
-    co.metadata = std::move(call->metadata);
-    co.metadata["x-request-id"] = request_id_;
-    // The caller's trace continues: the gateway's call is a child of its span.
-    if (auto tp = co.metadata.find("traceparent"); tp != co.metadata.end()) {
-      trace::SpanContext parent;
-      if (trace::SpanContext::Parse(tp->second, &parent)) {
-        if (auto ts = co.metadata.find("tracestate"); ts != co.metadata.end())
-          parent.state = ts->second;
-        co.parent = std::move(parent);
-      }
-      co.metadata.erase("traceparent");
-      co.metadata.erase("tracestate");
+    client::CallOptions co = CallOptionsFor(&*call, request_id_);
+    if (upgrade) {  // a WebSocket: the call is a stream, for as long as the socket lives
+      timer_.cancel();
+      auto finished = [self = shared_from_this()](int code) {
+        self->gw_->metrics.End(self->route_, code, Clock::now() - self->start_);
+      };
+      OnStream([&](auto& s) {
+        auto work = std::make_shared<asio::executor_work_guard<asio::io_context::executor_type>>(
+            gw_->io.get_executor());
+        StartBridge(s, shared_from_this(), std::move(work), gw_->client, std::move(upgrade_req),
+                    std::move(*call), std::move(co), std::move(finished));
+      });
+      return;
     }
-    co.content_type = "application/grpc+json";
+    co.timeout = options().request_timeout;
     // The callback runs on a gRPC thread: it only posts the answer to this
     // connection's strand. `keep` holds the gateway's io_context alive for it.
     auto keep = gw_->shared_from_this();

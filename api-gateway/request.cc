@@ -281,4 +281,22 @@ std::string RequestId(absl::string_view given) {
   return id.TraceId();
 }
 
+client::CallOptions CallOptionsFor(Call* call, const std::string& request_id) {
+  client::CallOptions co;
+  co.metadata = std::move(call->metadata);
+  co.metadata["x-request-id"] = request_id;
+  if (auto tp = co.metadata.find("traceparent"); tp != co.metadata.end()) {
+    trace::SpanContext parent;
+    if (trace::SpanContext::Parse(tp->second, &parent)) {
+      if (auto ts = co.metadata.find("tracestate"); ts != co.metadata.end())
+        parent.state = ts->second;
+      co.parent = std::move(parent);
+    }
+    co.metadata.erase("traceparent");
+    co.metadata.erase("tracestate");
+  }
+  co.content_type = "application/grpc+json";
+  return co;
+}
+
 }  // namespace micro::api

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "micro/client/options.h"
 
 namespace micro::api {
 
@@ -75,6 +76,11 @@ absl::StatusOr<Call> PlanCall(const HttpRequest& request, const Policy& policy);
 bool Forwarded(const Policy& policy, absl::string_view service, absl::string_view endpoint);
 // A pattern's syntax: InvalidArgument for an empty one or a '*' anywhere but at the end of a part.
 absl::Status CheckPattern(absl::string_view pattern);
+
+// The client options for a planned call: its metadata (traceparent/tracestate become the call's
+// parent span: the caller's trace continues), the request id, and JSON as the content type.
+// Moves the metadata out of `call`.
+client::CallOptions CallOptionsFor(Call* call, const std::string& request_id);
 
 // Query string ("a=1&b=2&b=3") -> JSON object ({"a":"1","b":["2","3"]}).
 absl::StatusOr<std::string> QueryToJson(absl::string_view query);

@@ -141,7 +141,7 @@ std::vector<std::string> ReadAll(micro::client::ClientReader<Response>& reader, 
 
 }  // namespace
 
-TEST_CASE("server streaming: every message, then the end; on go-micro's path too", "[stream]") {
+TEST_CASE("server streaming: every message, then the end, on go-micro's path too", "[stream]") {
   // "stream.test" is not the proto package: calls go to /stream.test.Greeter/Stream (go-micro's
   // path, the generic service); "helloworld" to the typed /helloworld.Greeter/Stream.
   for (std::string name : {"stream.test", "helloworld"}) {
@@ -206,7 +206,7 @@ TEST_CASE("a go-micro error mid-stream arrives after the messages sent before it
   CHECK(micro::errors::FromStatus(chat->Send(Named("y"))).code == 400);
 }
 
-TEST_CASE("streams carry metadata and JSON; a unary call to a stream is a stream of one",
+TEST_CASE("streams carry metadata and JSON, and a unary call to a stream is a stream of one",
           "[stream]") {
   Fixture f;
   micro::client::CallOptions o;
@@ -323,7 +323,7 @@ TEST_CASE("cancellation from either side and deadline expiry end the stream at o
   }
 }
 
-TEST_CASE("a slow reader holds its writer back; every message still arrives", "[stream]") {
+TEST_CASE("a slow reader holds its writer back, and every message still arrives", "[stream]") {
   Fixture f;
   constexpr int kTotal = 100000;  // 100 MB of 1 KiB messages if nothing held the writer
   auto reader = f.greeter->Stream(Count("big", kTotal));
@@ -378,7 +378,7 @@ TEST_CASE("drain: open streams finish within drain_timeout, then are cancelled",
   CHECK_FALSE(micro::IsEndOfStream(end));
 }
 
-TEST_CASE("max_open_streams refuses more with a 429; stream wrappers run", "[stream]") {
+TEST_CASE("max_open_streams refuses more with a 429, and stream wrappers run", "[stream]") {
   micro::server::ServerOptions o;
   o.max_open_streams = 2;
   std::atomic<int> wrapped{0};
@@ -442,4 +442,21 @@ TEST_CASE("a registry without the service: OpenStream fails at once", "[stream]"
   auto s = f.client->OpenStream("no.such.service", "Greeter.Chat");
   REQUIRE_FALSE(s.ok());
   CHECK_THAT(micro::errors::FromStatus(s.status()).detail, Catch::Contains("not found"));
+}
+
+TEST_CASE("CloseSend while a Recv is waiting: the server sees the end, the Recv the stream's end",
+          "[stream]") {
+  Fixture f;
+  micro::client::CallOptions json;
+  json.content_type = "application/grpc+json";
+  auto chat = f.client->OpenStream("stream.test", "Greeter.Chat", json);
+  REQUIRE(chat.ok());
+  REQUIRE((*chat)->SendRaw(R"({"name":"a"})").ok());
+  std::string m;
+  REQUIRE((*chat)->RecvRaw(&m).ok());
+  std::promise<absl::Status> end;
+  (*chat)->RecvRawAsync([&](absl::StatusOr<std::string> r) { end.set_value(r.status()); });
+  std::this_thread::sleep_for(50ms);  // the Recv is outstanding (not asserted: either order works)
+  (*chat)->CloseSend();
+  CHECK(micro::IsEndOfStream(end.get_future().get()));
 }

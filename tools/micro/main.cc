@@ -3,6 +3,7 @@
 //   micro services                           list services
 //   micro service NAME                       versions, endpoints, nodes, metadata
 //   micro call NAME Endpoint '{json}'        call an endpoint with JSON, print the JSON answer
+//   micro stream NAME Endpoint ['{json}']    a stream: requests from stdin, answers as JSON lines
 //   micro health NAME                        gRPC health of every node of NAME
 //   micro watch [NAME]                       print registry events as they happen
 //   micro new NAME [--dir D]                 write a new service project (find_package(micro))
@@ -15,6 +16,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <future>
 #include <iostream>
@@ -22,6 +24,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -55,6 +58,11 @@ const Command kCommands[] = {
     {"call", "NAME ENDPOINT [JSON|-]",
      "Call ENDPOINT (\"Greeter.Hello\") of NAME with a JSON request (default {}, - reads stdin);\n"
      "print the JSON answer. An error is printed as go-micro error JSON on stderr."},
+    {"stream", "NAME ENDPOINT [JSON]",
+     "Open a stream to ENDPOINT (\"Greeter.Chat\") of NAME: send JSON (when given), then each\n"
+     "line of stdin as one JSON request (stdin's end closes the sending side); print each\n"
+     "answer as a JSON line. Exit 0 when the service ends the stream OK; its error as\n"
+     "go-micro error JSON on stderr otherwise. --timeout does not bound a stream."},
     {"health", "NAME",
      "Ask every node of NAME for its gRPC health; exit 1 unless all are SERVING."},
     {"watch", "[NAME]", "Print registry events (create, update, delete) until Ctrl-C or --count."},
@@ -172,6 +180,50 @@ int Call(std::shared_ptr<micro::registry::Registry> r, const std::string& name,
   }
   std::printf("%s\n", rsp->c_str());
   return kOk;
+}
+
+int Stream(std::shared_ptr<micro::registry::Registry> r, const std::string& name,
+           const std::string& endpoint, const std::string& first, const std::string& metadata) {
+  micro::client::ClientOptions co;
+  co.registry = std::move(r);
+  co.content_type = "application/grpc+json";
+  co.tls = tls_options;
+  micro::client::Client client(co);
+  micro::client::CallOptions opts;
+  for (absl::string_view kv : absl::StrSplit(metadata, ',', absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+    opts.metadata[p.first] = p.second;
+  }
+  auto fail = [](const absl::Status& s) {
+    micro::Error e = micro::errors::FromStatus(s, "micro");
+    std::fprintf(stderr, "%s\n", e.ToJson().c_str());
+    bool missing = e.id == "go.micro.client" && absl::StrContains(e.detail, "service not found");
+    return missing ? kNotFound : kFailed;
+  };
+  auto opened = client.OpenStream(name, endpoint, opts);
+  if (!opened.ok()) return fail(opened.status());
+  std::shared_ptr<micro::client::Stream> stream = std::move(*opened);
+  if (!first.empty() && !stream->SendRaw(first).ok()) {
+    stream->CloseSend();  // the stream ended: Recv says how
+  } else {
+    // Requests from stdin on their own thread; it may still wait for a line when the stream ends.
+    std::thread([stream] {
+      std::string line;
+      while (std::getline(std::cin, line)) {
+        if (absl::StripAsciiWhitespace(line).empty()) continue;
+        if (!stream->SendRaw(line).ok()) return;
+      }
+      stream->CloseSend();
+    }).detach();
+  }
+  std::string message;
+  absl::Status s;
+  while ((s = stream->RecvRaw(&message)).ok()) {
+    std::printf("%s\n", message.c_str());
+    std::fflush(stdout);
+  }
+  if (micro::IsEndOfStream(s)) return kOk;
+  return fail(s);
 }
 
 std::string FileText(const std::string& path) {
@@ -321,8 +373,9 @@ int main(int argc, char** argv) {
     return args.empty() && !help ? kUsage : kOk;
   }
   const std::string c = args[0];
-  const std::size_t want_min = c == "services" || c == "watch" ? 1 : c == "call" ? 3 : 2;
-  const std::size_t want_max = c == "services" ? 1 : c == "call" ? 4 : 2;
+  const bool call = c == "call" || c == "stream";
+  const std::size_t want_min = c == "services" || c == "watch" ? 1 : call ? 3 : 2;
+  const std::size_t want_max = c == "services" ? 1 : call ? 4 : 2;
   if (args.size() < want_min || args.size() > want_max) {
     return Fail(kUsage, absl::StrCat("usage: micro ", cmd->name, " ", cmd->args));
   }
@@ -351,6 +404,11 @@ int main(int argc, char** argv) {
   if (c == "service") return Describe(*r, args[1], json);
   if (c == "call")
     return Call(r, args[1], args[2], args.size() > 3 ? args[3] : "{}", timeout, metadata);
+  if (c == "stream") {
+    // The process ends with the stream: exit at once, whatever the stdin thread is waiting for.
+    std::fflush(stdout);
+    std::_Exit(Stream(r, args[1], args[2], args.size() > 3 ? args[3] : "", metadata));
+  }
   if (c == "health") return Health(*r, args[1], timeout);
   return Watch(*r, args.size() > 1 ? args[1] : "", count);
 }
