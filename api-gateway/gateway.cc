@@ -6,7 +6,6 @@
 #include <thread>
 
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -283,14 +282,9 @@ class Session : public std::enable_shared_from_this<Session> {
     service_ = call->route.service;
     client::CallOptions co = CallOptionsFor(&*call, request_id_);
     if (upgrade) {  // a WebSocket: the call is a stream, for as long as the socket lives
-      timer_.cancel();
-      auto finished = [self = shared_from_this()](int code) {
-        self->gw_->metrics.End(self->route_, code, Clock::now() - self->start_);
-      };
+      auto finished = [self = shared_from_this()](int c) { self->EndCount(c); };
       OnStream([&](auto& s) {
-        auto work = std::make_shared<asio::executor_work_guard<asio::io_context::executor_type>>(
-            gw_->io.get_executor());
-        StartBridge(s, shared_from_this(), std::move(work), gw_->client, std::move(upgrade_req),
+        StartBridge(s, shared_from_this(), gw_->io, gw_->client, std::move(upgrade_req),
                     std::move(*call), std::move(co), std::move(finished));
       });
       return;
@@ -312,6 +306,8 @@ class Session : public std::enable_shared_from_this<Session> {
         },
         co);
   }
+
+  void EndCount(int code) { gw_->metrics.End(route_, code, Clock::now() - start_); }
 
   void SendError(const absl::Status& status) {
     Error e = errors::FromStatus(status, kErrorId);

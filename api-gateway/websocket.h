@@ -9,6 +9,8 @@
 // way, so a slow side holds the other back. Socket idle: Beast's pings (suggested server timeouts).
 #pragma once
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -171,10 +173,13 @@ class Bridge : public std::enable_shared_from_this<Bridge<Next>> {
 };
 
 template <typename Next>
-void StartBridge(Next& next, std::shared_ptr<void> keep, std::shared_ptr<void> work,
+void StartBridge(Next& next, std::shared_ptr<void> keep, boost::asio::io_context& io,
                  std::shared_ptr<client::Client> client,
                  boost::beast::http::request<boost::beast::http::string_body> req, Call call,
                  client::CallOptions options, std::function<void(int)> finished) {
+  auto work =
+      std::make_shared<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
+          io.get_executor());
   auto bridge =
       std::make_shared<Bridge<Next>>(next, std::move(keep), std::move(work), std::move(client),
                                      std::move(call), std::move(options), std::move(finished));
