@@ -488,3 +488,98 @@ TEST_CASE("go-micro v4 on mdns", "[v4][mdns]") { OnMdns(GOPEER4_BIN, "go-micro v
 TEST_CASE("go-micro v5 on consul", "[v5][consul]") { OnConsul(GOPEER5_BIN, "go-micro v5"); }
 TEST_CASE("go-micro v5 on etcd", "[v5][etcd]") { OnEtcd(GOPEER5_BIN, "go-micro v5"); }
 TEST_CASE("go-micro v5 on mdns", "[v5][mdns]") { OnMdns(GOPEER5_BIN, "go-micro v5"); }
+
+namespace {
+
+// All three kinds of stream, both directions, errors mid-stream: micro-cpp's client against a
+// go-micro node (its gRPC server plugin for v4), go-micro's client against a micro-cpp greeter.
+void Streams(const std::string& peer, const std::string& version) {
+  REQUIRE(micro::testing::InPrivateNetwork());
+  Fleet fleet{"mdns", ""};
+  micro::testing::ScratchDir dir;
+  GoNode go(peer, fleet, "go.streams", "go-s1", dir.path());
+  auto cpp = CppNode(fleet, "cpp.streams", "cpp-s1", dir.path());
+  micro::RegisterBuiltinPlugins();
+  auto made = reg::NewRegistry(fleet.uri());
+  REQUIRE(made.ok());
+  micro::client::ClientOptions co;
+  co.registry = std::shared_ptr<reg::Registry>(std::move(*made));
+  micro::client::Client client(co);
+
+  // C++ -> Go: server streaming, with an error after two messages.
+  helloworld::StreamRequest sreq;
+  sreq.set_name("x");
+  sreq.set_count(3);
+  auto s = client.OpenStream("go.streams", "Greeter.Stream");
+  REQUIRE(s.ok());
+  REQUIRE((*s)->Send(sreq).ok());
+  (*s)->CloseSend();
+  helloworld::Response rsp;
+  std::vector<std::string> got;
+  absl::Status end;
+  while ((end = (*s)->Recv(&rsp)).ok()) got.push_back(rsp.msg());
+  CHECK(micro::IsEndOfStream(end));
+  CHECK(got == std::vector<std::string>{"Hello x 1", "Hello x 2", "Hello x 3"});
+  sreq.set_name("fail");
+  s = client.OpenStream("go.streams", "Greeter.Stream");
+  REQUIRE(s.ok());
+  REQUIRE((*s)->Send(sreq).ok());
+  int before = 0;
+  while ((end = (*s)->Recv(&rsp)).ok()) ++before;
+  CHECK(before == 2);
+  micro::Error e = micro::errors::FromStatus(end);
+  CHECK(e.code == 409);
+  CHECK(e.id == "helloworld");
+  CHECK(e.detail == "failed after 2");
+
+  // C++ -> Go: client streaming and bidirectional, with a 400 mid-stream.
+  auto c = client.OpenStream("go.streams", "Greeter.Collect");
+  REQUIRE(c.ok());
+  helloworld::Request req;
+  for (std::string n : {"a", "b", "c"}) {
+    req.set_name(n);
+    REQUIRE((*c)->Send(req).ok());
+  }
+  (*c)->CloseSend();
+  REQUIRE((*c)->Recv(&rsp).ok());
+  CHECK(rsp.msg() == "Hello a, b and c");
+  CHECK(micro::IsEndOfStream((*c)->Recv(&rsp)));
+  auto chat = client.OpenStream("go.streams", "Greeter.Chat");
+  REQUIRE(chat.ok());
+  for (std::string n : {"p", "q"}) {
+    req.set_name(n);
+    REQUIRE((*chat)->Send(req).ok());
+    REQUIRE((*chat)->Recv(&rsp).ok());
+    CHECK(rsp.msg() == "Hello " + n);
+  }
+  req.set_name("");
+  REQUIRE((*chat)->Send(req).ok());
+  end = (*chat)->Recv(&rsp);
+  CHECK(micro::errors::FromStatus(end).code == 400);
+  CHECK(micro::errors::FromStatus(end).detail == "name is required");
+
+  // Go -> C++: the same three through go-micro's gRPC client.
+  REQUIRE(Eventually([&] {
+    return Go(peer, fleet, {"stream", "cpp.streams", "stream", "y 3"}) ==
+           "Hello y 1\nHello y 2\nHello y 3\nend\n";
+  }));
+  CHECK(Go(peer, fleet, {"stream", "cpp.streams", "collect", "a,b,c"}) ==
+        "Hello a, b and c\nend\n");
+  CHECK(Go(peer, fleet, {"stream", "cpp.streams", "chat", "a,b"}) == "Hello a\nHello b\nend\n");
+  std::string failed = Go(peer, fleet, {"stream", "cpp.streams", "chat", "a,"});
+  CHECK_THAT(failed, Catch::StartsWith("Hello a\n"));
+  CHECK_THAT(failed, Catch::Contains("name is required"));
+  CHECK_THAT(failed, Catch::Contains("400"));
+  printf(
+      "%s streams on mdns: server, client and bidirectional, both directions, errors mid-stream\n",
+      version.c_str());
+}
+
+}  // namespace
+
+TEST_CASE("go-micro v4 streams on mdns", "[v4][mdns][stream]") {
+  Streams(GOPEER4_BIN, "go-micro v4");
+}
+TEST_CASE("go-micro v5 streams on mdns", "[v5][mdns][stream]") {
+  Streams(GOPEER5_BIN, "go-micro v5");
+}

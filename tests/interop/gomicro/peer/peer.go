@@ -6,6 +6,9 @@
 //	peer call   [flags] SERVICE ENDPOINT NAME    one call; prints the answer's msg, or the error and exits 1
 //	peer lookup [flags] SERVICE                  GetService as JSON
 //	peer watch  [flags] SERVICE N                prints N watch events as "ACTION NODE-ID"
+//	peer stream [flags] SERVICE KIND NAMES       a stream through go-micro's client: KIND stream (NAMES = "name count"),
+//	                                             collect or chat (NAMES comma-separated); prints each answer, then "end"
+//	                                             or the error (exit 1)
 //
 // Flags: -registry consul|etcd|mdns, -registry_address, -name, -id, -address,
 // -ttl, -interval, -content_type, -timeout, and -tls_cert, -tls_key, -tls_ca for mutual TLS
@@ -16,8 +19,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -77,6 +82,148 @@ type Micro struct {
 	Watch func(o Options, service string, event func(action, id string) bool) error
 	// Error makes a go-micro error of this version.
 	Error func(id, detail string, code int32) error
+	// Stream opens a stream to service/endpoint through go-micro's gRPC client.
+	Stream func(o Options, service, endpoint string) (ClientStream, error)
+}
+
+// MsgStream is the part of a go-micro server stream the greeter's streaming methods use.
+type MsgStream interface {
+	Send(interface{}) error
+	Recv(interface{}) error
+}
+
+// ClientStream is the part of a go-micro client stream the stream command uses.
+type ClientStream interface {
+	MsgStream
+	CloseSend() error
+	Close() error
+}
+
+// ServeStream is Greeter.Stream as the C++ greeter serves it: "Hello NAME i" for i = 1..count;
+// for the name "fail", two messages and then a go-micro 409.
+func (g *Greeter) ServeStream(ctx context.Context, s MsgStream) error {
+	req := &pb.StreamRequest{}
+	if err := s.Recv(req); err != nil {
+		return err
+	}
+	for i := 1; i <= int(req.Count); i++ {
+		if req.Name == "fail" && i == 3 {
+			return g.err("helloworld", "failed after 2", 409)
+		}
+		if err := s.Send(&pb.Response{Msg: fmt.Sprintf("Hello %s %d", req.Name, i)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ServeCollect is Greeter.Collect: "Hello A, B and C" for the names sent.
+func (g *Greeter) ServeCollect(ctx context.Context, s MsgStream) error {
+	var names []string
+	for {
+		req := &pb.Request{}
+		err := s.Recv(req)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		names = append(names, req.Name)
+	}
+	if len(names) == 0 {
+		return g.err("helloworld", "no names sent", 400)
+	}
+	msg := "Hello " + names[0]
+	for i := 1; i < len(names); i++ {
+		sep := ", "
+		if i == len(names)-1 {
+			sep = " and "
+		}
+		msg += sep + names[i]
+	}
+	return s.Send(&pb.Response{Msg: msg})
+}
+
+// ServeChat is Greeter.Chat: "Hello NAME" for each request; an empty name ends it with a 400.
+func (g *Greeter) ServeChat(ctx context.Context, s MsgStream) error {
+	for {
+		req := &pb.Request{}
+		err := s.Recv(req)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if req.Name == "" {
+			return g.err("helloworld", "name is required", 400)
+		}
+		if err := s.Send(&pb.Response{Msg: "Hello " + req.Name}); err != nil {
+			return err
+		}
+	}
+}
+
+// stream runs the stream command: see the package comment.
+func stream(m Micro, o Options) error {
+	service, kind, names := o.Args[0], o.Args[1], o.Args[2]
+	endpoint := map[string]string{"stream": "Greeter.Stream", "collect": "Greeter.Collect",
+		"chat": "Greeter.Chat"}[kind]
+	if endpoint == "" {
+		return fmt.Errorf("unknown stream kind %q", kind)
+	}
+	s, err := m.Stream(o, service, endpoint)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	recvAll := func() error {
+		for {
+			rsp := &pb.Response{}
+			err := s.Recv(rsp)
+			if errors.Is(err, io.EOF) {
+				fmt.Println("end")
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Println(rsp.Msg)
+		}
+	}
+	switch kind {
+	case "stream":
+		var name string
+		var count int32
+		fmt.Sscan(names, &name, &count)
+		if err := s.Send(&pb.StreamRequest{Name: name, Count: count}); err != nil {
+			return err
+		}
+		s.CloseSend()
+		return recvAll()
+	case "collect":
+		for _, n := range strings.Split(names, ",") {
+			if err := s.Send(&pb.Request{Name: n}); err != nil {
+				return err
+			}
+		}
+		s.CloseSend()
+		return recvAll()
+	default:
+		for _, n := range strings.Split(names, ",") {
+			if err := s.Send(&pb.Request{Name: n}); err != nil {
+				return err
+			}
+			rsp := &pb.Response{}
+			if err := s.Recv(rsp); err != nil {
+				return err
+			}
+			fmt.Println(rsp.Msg)
+		}
+		s.CloseSend()
+		return recvAll()
+	}
 }
 
 // Greeter is helloworld.Greeter as go-micro serves it: "Hello NAME", a
@@ -141,6 +288,11 @@ func Main(m Micro) {
 		if err = m.Call(o, o.Args[0], o.Args[1], &pb.Request{Name: o.Args[2]}, rsp); err == nil {
 			fmt.Println(rsp.Msg)
 		}
+	case "stream":
+		if len(o.Args) != 3 {
+			os.Exit(2)
+		}
+		err = stream(m, o)
 	case "lookup":
 		var b []byte
 		if b, err = m.Lookup(o, o.Args[0]); err == nil {

@@ -51,7 +51,7 @@ func main() {
 			if o.ID != "" {
 				s.Server().Init(server.Id(o.ID))
 			}
-			if err := micro.RegisterHandler(s.Server(), g); err != nil {
+			if err := micro.RegisterHandler(s.Server(), &Greeter{g}); err != nil {
 				return err
 			}
 			return s.Run()
@@ -85,5 +85,29 @@ func main() {
 			}
 		},
 		Error: func(id, detail string, code int32) error { return errors.New(id, detail, code) },
+		Stream: func(o peer.Options, service, endpoint string) (peer.ClientStream, error) {
+			c := newClient(o)
+			return c.Stream(context.Background(), c.NewRequest(service, endpoint, &pb.StreamRequest{}))
+		},
 	})
+}
+
+// Greeter is peer.Greeter with go-micro's stream signatures (the handler's name is the type's).
+// Only these four methods: go-micro registers every exported method of the handler.
+type Greeter struct{ g *peer.Greeter }
+
+func (g *Greeter) Hello(ctx context.Context, req *pb.Request, rsp *pb.Response) error {
+	return g.g.Hello(ctx, req, rsp)
+}
+
+func (g *Greeter) Stream(ctx context.Context, s server.Stream) error {
+	return g.g.ServeStream(ctx, s)
+}
+
+func (g *Greeter) Collect(ctx context.Context, s server.Stream) error {
+	return g.g.ServeCollect(ctx, s)
+}
+
+func (g *Greeter) Chat(ctx context.Context, s server.Stream) error {
+	return g.g.ServeChat(ctx, s)
 }
