@@ -2,7 +2,7 @@
 # Configures, builds and runs micro-cpp's tests with CTest.
 #
 #   bash tests/run.sh                 every test (unit, interop, and later integration/e2e)
-#   bash tests/run.sh --sanitize      unit tests built with AddressSanitizer + UBSan
+#   bash tests/run.sh --sanitize      unit and in-process stream tests with AddressSanitizer + UBSan
 #   bash tests/run.sh -L unit         extra arguments go to ctest
 #
 # Needs the packages of deploy/install-deps.sh. MICRO_JOBS sets the parallelism.
@@ -17,7 +17,7 @@ if [[ "${1:-}" == "--sanitize" ]]; then
   shift
   build=build-asan
   flags=(-DMICRO_SANITIZE=ON -DMICRO_BUILD_BENCH=OFF)
-  ctest_args=(-L unit)
+  ctest_args=(-L "unit|stream")  # the stream label: streaming tests that need no processes
   # Any sanitizer report fails the test that triggered it.
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -29,6 +29,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kReplayMessages = 64;
 constexpr std::size_t kReplayBytes = std::size_t(4) << 20;
+constexpr std::size_t kReadAhead = 16;
 using Run = std::vector<std::function<void()>>;
 
 }  // namespace
@@ -97,7 +98,11 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
     Run run;
     {
       std::unique_lock<std::mutex> l(mu_);
-      if (final_.has_value()) {
+      if (!inbox_.empty()) {
+        run.push_back([done, m = std::move(inbox_.front())]() mutable { done(std::move(m)); });
+        inbox_.pop_front();
+        Pump(l, &run);  // room to read ahead again
+      } else if (final_.has_value()) {
         absl::Status s = final_->ok() ? EndOfStream() : *final_;
         run.push_back([done, s] { done(s); });
       } else if (recv_waiter_) {
@@ -157,6 +162,9 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   grpc::ByteBuffer waiting_message_;
   std::function<void(absl::Status)> send_waiter_;
   std::function<void(absl::StatusOr<grpc::ByteBuffer>)> recv_waiter_;
+  // Messages read ahead of the caller's Recv (at most kReadAhead): a caller reading in a loop
+  // rarely waits for a thread switch per message, and the server's window stays bounded.
+  std::deque<grpc::ByteBuffer> inbox_;
   std::optional<absl::Status> final_;
 };
 
@@ -259,7 +267,7 @@ void StreamState::Pump(std::unique_lock<std::mutex>& l, Run* run) {
     } else if (!a->writing && !a->writes_done && close_send_ && pending_.empty()) {
       a->writes_done = true;
       op = kWritesDone;
-    } else if (!a->reading && recv_waiter_) {
+    } else if (!a->reading && (recv_waiter_ || inbox_.size() < kReadAhead)) {
       a->reading = true;
       op = kRead;
     }
@@ -307,6 +315,8 @@ void StreamState::ReadDone(Attempt* a, bool ok) {
         run.push_back(
             [f = std::move(recv_waiter_), m = std::move(a->read)]() mutable { f(std::move(m)); });
         recv_waiter_ = nullptr;
+      } else {
+        inbox_.push_back(std::move(a->read));
       }
     } else {
       a->closing = true;  // the server finished (or the call failed): the status follows
@@ -355,7 +365,8 @@ void StreamState::Cancel(absl::Status why) {
   std::shared_ptr<Attempt> a;
   {
     std::unique_lock<std::mutex> l(mu_);
-    End(std::move(why), &run);  // unless it ended
+    if (!final_.has_value()) inbox_.clear();  // cancelled: what was read ahead is not delivered
+    End(std::move(why), &run);                // unless it ended
     if (current_ != nullptr && !current_->finished) {
       a = current_;
       a->closing = true;

@@ -156,9 +156,14 @@ class StreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
     }
     write_ = std::move(queue_.front());
     queue_.pop_front();
-    cv_.notify_all();
+    // More queued behind it: gRPC may hold this one back and send them together (one frame
+    // batch, one syscall); the last of a burst goes without the hint and flushes.
+    grpc::WriteOptions options;
+    if (!queue_.empty()) options.set_buffer_hint();
+    // A Send waiting for room wakes once half the window is free, not for every message.
+    if (queue_.size() <= std::size_t(settings_.send_window) / 2) cv_.notify_all();
     l.unlock();
-    StartWrite(&write_);
+    StartWrite(&write_, options);
   }
 
   // The context says cancelled before Recv or Send wake up with the news.
