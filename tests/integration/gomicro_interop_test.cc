@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <map>
 #include <future>
 #include <mutex>
 #include <sstream>
@@ -208,9 +209,16 @@ void RunFleet(const Fleet& fleet, const std::string& peer, const std::string& ve
   const reg::Node& gn = found->at(0).nodes.at(0);
   CHECK(gn.metadata.at("lang") == "go");
   CHECK(gn.metadata.at("protocol") == "grpc");
-  REQUIRE(found->at(0).endpoints.size() == 1);
-  CHECK(found->at(0).endpoints[0].name == "Greeter.Hello");
-  CHECK(found->at(0).endpoints[0].request->name == "Request");
+  // go-micro registers each handler method: Hello and the three streams, the streams marked so.
+  std::map<std::string, const reg::Endpoint*> eps;
+  for (const reg::Endpoint& e : found->at(0).endpoints) eps[e.name] = &e;
+  REQUIRE(eps.size() == 4);
+  REQUIRE(eps.count("Greeter.Hello") == 1);
+  CHECK(eps["Greeter.Hello"]->request->name == "Request");
+  REQUIRE(eps.count("Greeter.Chat") == 1);
+  CHECK(eps["Greeter.Chat"]->metadata.at("stream") == "true");
+  CHECK(eps["Greeter.Stream"]->metadata.at("stream") == "true");
+  INFO("go-micro's Greeter.Hello metadata: " << eps["Greeter.Hello"]->metadata.size() << " keys");
   CHECK(Eventually([&] { return cpp_watch.Saw("create go.greeter-go-1"); }));
 
   // C++ -> Go: a go-micro watch sees our node come, go-micro's lookup sees our data.
