@@ -22,6 +22,17 @@ struct Result {
   long errors = 0;
 };
 
+// Rate and percentiles of per-thread latency samples (microseconds) over `elapsed` seconds.
+inline Result Summarize(const std::vector<std::vector<double>>& lat, double elapsed, long errors) {
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double p) {
+    return all.empty() ? 0 : all[static_cast<std::size_t>(p * (all.size() - 1))];
+  };
+  return Result{all.size() / elapsed, pct(0.50), pct(0.99), errors};
+}
+
 // Runs `call` (true = success) from `threads` threads for `seconds`.
 // `midway`, when given, runs once halfway through (to sample a process under load).
 template <typename Call>
@@ -47,14 +58,7 @@ Result Measure(int threads, double seconds, Call call, const std::function<void(
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds / 2));
   stop = true;
   for (auto& th : pool) th.join();
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::vector<double> all;
-  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  std::sort(all.begin(), all.end());
-  auto pct = [&](double p) {
-    return all.empty() ? 0 : all[static_cast<std::size_t>(p * (all.size() - 1))];
-  };
-  return Result{all.size() / elapsed, pct(0.50), pct(0.99), errors.load()};
+  return Summarize(lat, std::chrono::duration<double>(Clock::now() - start).count(), errors);
 }
 
 // The interleaved benchmarks' command line: [threads=8] [seconds per run=3] [rounds=3]. Also

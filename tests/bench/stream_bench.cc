@@ -126,14 +126,8 @@ Result Sessions(int threads, double seconds, Session session) {
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   stop = true;
   for (auto& th : pool) th.join();
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::vector<double> all;
-  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  std::sort(all.begin(), all.end());
-  auto pct = [&](double p) {
-    return all.empty() ? 0 : all[static_cast<std::size_t>(p * (all.size() - 1))];
-  };
-  return Result{all.size() / elapsed, pct(0.50), pct(0.99), errors.load()};
+  return micro::bench::Summarize(lat, std::chrono::duration<double>(Clock::now() - start).count(),
+                                 errors);
 }
 
 double Us(Clock::time_point a, Clock::time_point b) {

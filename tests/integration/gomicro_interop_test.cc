@@ -10,8 +10,8 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
-#include <map>
 #include <future>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
