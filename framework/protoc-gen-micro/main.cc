@@ -275,14 +275,20 @@ class Generator : public pb::compiler::CodeGenerator {
             "options));\n"
             "  }\n\n");
       }
-      p->Print(
-          v,
-          " private:\n  std::string name_;\n  std::shared_ptr<::micro::client::Client> "
-          "client_;\n};\n\n"
-          "// Implement this to serve $svc$; methods are called on handler threads, concurrently.\n"
-          "// Streaming methods answer go-micro's 501 until overridden (each open stream holds a\n"
-          "// thread of its own while its method runs).\n"
-          "class $svc$Handler {\n public:\n  virtual ~$svc$Handler() = default;\n");
+      p->Print(v,
+               " private:\n  std::string name_;\n  std::shared_ptr<::micro::client::Client> "
+               "client_;\n};\n\n"
+               "// Implement this to serve $svc$; methods are called on handler threads, "
+               "concurrently.\n");
+      bool streams = false;
+      for (int m = 0; m < s->method_count(); ++m) streams = streams || !Unary(s->method(m));
+      if (streams) {
+        p->Print(
+            "// Streaming methods answer go-micro's 501 until overridden (each open stream holds "
+            "a\n"
+            "// thread of its own while its method runs).\n");
+      }
+      p->Print(v, "class $svc$Handler {\n public:\n  virtual ~$svc$Handler() = default;\n");
       for (int m = 0; m < s->method_count(); ++m) {
         const pb::MethodDescriptor* md = s->method(m);
         if (!Unary(md)) {
