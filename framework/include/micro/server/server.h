@@ -4,11 +4,14 @@
 // server does: "/helloworld.Greeter/Hello", "/go.micro.srv.greeter.Greeter/Hello"
 // and "/anything.Greeter/Hello" all call endpoint "Greeter.Hello". The request
 // codec follows the `x-content-type` metadata: protobuf by default, JSON for
-// "application/grpc+json" (the response is then JSON too).
+// "application/grpc+json" (the response is then JSON too). Streaming endpoints
+// (Method::stream; generated from `stream` methods) run their handler on a thread of
+// its own per open stream: docs/streaming.md.
 //
 // Start() listens, then registers, then re-registers every register_interval.
 // Stop() deregisters, keeps serving for drain_grace, then stops accepting and
-// waits up to drain_timeout for calls in flight. Handle() before Start().
+// waits up to drain_timeout for calls and open streams (then cancels them).
+// Handle() before Start().
 // Thread-safe after Start(); Start and Stop are for one thread.
 #pragma once
 
