@@ -284,8 +284,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (upgrade) {  // a WebSocket: the call is a stream, for as long as the socket lives
       auto finished = [self = shared_from_this()](int c) { self->EndCount(c); };
       OnStream([&](auto& s) {
-        StartBridge(s, shared_from_this(), gw_->io, gw_->client, std::move(upgrade_req),
-                    std::move(*call), std::move(co), std::move(finished));
+        StartBridge(s, shared_from_this(), gw_->shared_from_this(), gw_->io, gw_->client,
+                    std::move(upgrade_req), std::move(*call), std::move(co), std::move(finished));
       });
       return;
     }

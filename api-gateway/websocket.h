@@ -35,11 +35,12 @@ namespace websocket = boost::beast::websocket;
 template <typename Next>
 class Bridge : public std::enable_shared_from_this<Bridge<Next>> {
  public:
-  Bridge(Next& next, std::shared_ptr<void> keep, std::shared_ptr<void> work,
-         std::shared_ptr<client::Client> client, Call call, client::CallOptions options,
-         std::function<void(int)> finished)
+  Bridge(Next& next, std::shared_ptr<void> keep, std::shared_ptr<void> gateway,
+         std::shared_ptr<void> work, std::shared_ptr<client::Client> client, Call call,
+         client::CallOptions options, std::function<void(int)> finished)
       : ws_(next),
         keep_(std::move(keep)),
+        gateway_(std::move(gateway)),
         work_(std::move(work)),
         client_(std::move(client)),
         call_(std::move(call)),
@@ -158,6 +159,10 @@ class Bridge : public std::enable_shared_from_this<Bridge<Next>> {
 
   websocket::stream<Next&> ws_;
   std::shared_ptr<void> keep_;  // the HTTP session that owns the socket
+  // The gateway, whose io_context the stream's callbacks post to: a stream still open when the
+  // gateway stops ends later, and its last callbacks post (to a stopped io_context, not a freed
+  // one).
+  std::shared_ptr<void> gateway_;
   // Work on the io_context while the bridge waits on the service (no socket operation pending):
   // else a gateway that stops accepting could leave run() with a stream's last message unsent.
   std::shared_ptr<void> work_;
@@ -173,16 +178,16 @@ class Bridge : public std::enable_shared_from_this<Bridge<Next>> {
 };
 
 template <typename Next>
-void StartBridge(Next& next, std::shared_ptr<void> keep, boost::asio::io_context& io,
-                 std::shared_ptr<client::Client> client,
+void StartBridge(Next& next, std::shared_ptr<void> keep, std::shared_ptr<void> gateway,
+                 boost::asio::io_context& io, std::shared_ptr<client::Client> client,
                  boost::beast::http::request<boost::beast::http::string_body> req, Call call,
                  client::CallOptions options, std::function<void(int)> finished) {
   auto work =
       std::make_shared<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
           io.get_executor());
-  auto bridge =
-      std::make_shared<Bridge<Next>>(next, std::move(keep), std::move(work), std::move(client),
-                                     std::move(call), std::move(options), std::move(finished));
+  auto bridge = std::make_shared<Bridge<Next>>(next, std::move(keep), std::move(gateway),
+                                               std::move(work), std::move(client), std::move(call),
+                                               std::move(options), std::move(finished));
   bridge->Start(std::move(req));
 }
 
