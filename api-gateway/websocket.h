@@ -6,7 +6,8 @@
 // stream's sending side; the stream's end closes the socket: normal closure (1000) when the
 // service finished OK, else a last text frame with the go-micro error JSON and close code
 // 4000 + its code (4400, 4404, 4500, ...), the detail as the reason. One message is in flight each
-// way, so a slow side holds the other back. Socket idle: Beast's pings (suggested server timeouts).
+// way, so a slow side holds the other back. An idle socket is pinged; one that does not answer
+// closes.
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -48,7 +49,11 @@ class Bridge : public std::enable_shared_from_this<Bridge<Next>> {
         finished_(std::move(finished)) {}
 
   void Start(boost::beast::http::request<boost::beast::http::string_body> req) {
-    ws_.set_option(websocket::stream_base::timeout::suggested(boost::beast::role_type::server));
+    // Beast's server defaults (30 s handshake, 300 s idle), with pings when idle: a quiet stream (a
+    // watch) stays open while the client answers them.
+    auto timeouts = websocket::stream_base::timeout::suggested(boost::beast::role_type::server);
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
     ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
       res.set(boost::beast::http::field::server, "micro-cpp-api");
     }));
