@@ -66,15 +66,17 @@ class Process {
   bool reaped_ = false;
 };
 
-// Runs `command` with the shell and returns what it printed on stdout.
-inline std::string RunOutput(const std::string& command) {
+// Runs `command` with the shell and returns what it printed on stdout; `rc`, when given, gets its
+// exit code (-1 when it did not exit normally).
+inline std::string RunOutput(const std::string& command, int* rc = nullptr) {
   std::string out;
   FILE* p = popen(command.c_str(), "r");
   if (p == nullptr) return out;
   char buf[4096];
   std::size_t n;
   while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  pclose(p);
+  int status = pclose(p);
+  if (rc != nullptr) *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return out;
 }
 

@@ -44,19 +44,6 @@ struct Greeters {
   }
 };
 
-// Runs a shell command, returns its stdout; `rc` gets the exit code.
-std::string Run(const std::string& command, int* rc) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE(
@@ -100,22 +87,25 @@ TEST_CASE(
 TEST_CASE("micro stream: a server stream, and a bidirectional one fed from stdin", "[stream]") {
   Greeters g(1);
   int rc = -1;
-  std::string out = Run(std::string(MICRO_BIN) +
-                            " --registry mdns stream helloworld Greeter.Stream "
-                            "'{\"name\":\"cli\",\"count\":3}' < /dev/null",
-                        &rc);
+  std::string out =
+      micro::testing::RunOutput(std::string(MICRO_BIN) +
+                                    " --registry mdns stream helloworld Greeter.Stream "
+                                    "'{\"name\":\"cli\",\"count\":3}' < /dev/null",
+                                &rc);
   CHECK(rc == 0);
   CHECK(out == "{\"msg\":\"Hello cli 1\"}\n{\"msg\":\"Hello cli 2\"}\n{\"msg\":\"Hello cli 3\"}\n");
 
-  out = Run("printf '{\"name\":\"a\"}\\n{\"name\":\"b\"}\\n' | " + std::string(MICRO_BIN) +
-                " --registry mdns stream helloworld Greeter.Chat",
-            &rc);
+  out = micro::testing::RunOutput("printf '{\"name\":\"a\"}\\n{\"name\":\"b\"}\\n' | " +
+                                      std::string(MICRO_BIN) +
+                                      " --registry mdns stream helloworld Greeter.Chat",
+                                  &rc);
   CHECK(rc == 0);
   CHECK(out == "{\"msg\":\"Hello a\"}\n{\"msg\":\"Hello b\"}\n");
 
-  out = Run("printf '{\"name\":\"a\"}\\n{\"name\":\"\"}\\n' | " + std::string(MICRO_BIN) +
-                " --registry mdns stream helloworld Greeter.Chat 2>&1",
-            &rc);
+  out = micro::testing::RunOutput("printf '{\"name\":\"a\"}\\n{\"name\":\"\"}\\n' | " +
+                                      std::string(MICRO_BIN) +
+                                      " --registry mdns stream helloworld Greeter.Chat 2>&1",
+                                  &rc);
   CHECK(rc == 1);
   CHECK_THAT(out, Catch::Contains("{\"msg\":\"Hello a\"}"));
   CHECK_THAT(out, Catch::Contains("\"code\":400"));

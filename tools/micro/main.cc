@@ -150,58 +150,56 @@ int Describe(micro::registry::Registry& r, const std::string& name, bool json) {
 // TLS towards services (--tls_* flags, as the services' own).
 micro::tls::Options tls_options;
 
+// What `call` and `stream` share: a JSON client, --metadata as call metadata, and an error printed
+// as go-micro JSON with its exit code.
+micro::client::ClientOptions JsonClient(std::shared_ptr<micro::registry::Registry> r) {
+  micro::client::ClientOptions co;
+  co.registry = std::move(r);
+  co.content_type = "application/grpc+json";
+  co.tls = tls_options;
+  return co;
+}
+
+micro::client::CallOptions WithMetadata(const std::string& metadata) {
+  micro::client::CallOptions opts;
+  for (absl::string_view kv : absl::StrSplit(metadata, ',', absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+    opts.metadata[p.first] = p.second;
+  }
+  return opts;
+}
+
+int PrintError(const absl::Status& s) {
+  micro::Error e = micro::errors::FromStatus(s, "micro");
+  std::fprintf(stderr, "%s\n", e.ToJson().c_str());
+  bool missing = e.id == "go.micro.client" && absl::StrContains(e.detail, "service not found");
+  return missing ? kNotFound : kFailed;
+}
+
 int Call(std::shared_ptr<micro::registry::Registry> r, const std::string& name,
          const std::string& endpoint, std::string body, std::chrono::milliseconds timeout,
          const std::string& metadata) {
   if (body == "-") {
     body.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
-  micro::client::ClientOptions co;
-  co.registry = std::move(r);
-  co.content_type = "application/grpc+json";
-  co.tls = tls_options;
-  micro::client::Client client(co);
-  micro::client::CallOptions opts;
+  micro::client::Client client(JsonClient(std::move(r)));
+  micro::client::CallOptions opts = WithMetadata(metadata);
   opts.timeout = timeout;
-  for (absl::string_view kv : absl::StrSplit(metadata, ',', absl::SkipWhitespace())) {
-    std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
-    opts.metadata[p.first] = p.second;
-  }
   std::promise<absl::StatusOr<std::string>> done;
   client.CallRawAsync(
       name, endpoint, body.empty() ? "{}" : body,
       [&](absl::StatusOr<std::string> rsp) { done.set_value(std::move(rsp)); }, opts);
   absl::StatusOr<std::string> rsp = done.get_future().get();
-  if (!rsp.ok()) {
-    micro::Error e = micro::errors::FromStatus(rsp.status(), "micro");
-    std::fprintf(stderr, "%s\n", e.ToJson().c_str());
-    bool missing = e.id == "go.micro.client" && absl::StrContains(e.detail, "service not found");
-    return missing ? kNotFound : kFailed;
-  }
+  if (!rsp.ok()) return PrintError(rsp.status());
   std::printf("%s\n", rsp->c_str());
   return kOk;
 }
 
 int Stream(std::shared_ptr<micro::registry::Registry> r, const std::string& name,
            const std::string& endpoint, const std::string& first, const std::string& metadata) {
-  micro::client::ClientOptions co;
-  co.registry = std::move(r);
-  co.content_type = "application/grpc+json";
-  co.tls = tls_options;
-  micro::client::Client client(co);
-  micro::client::CallOptions opts;
-  for (absl::string_view kv : absl::StrSplit(metadata, ',', absl::SkipWhitespace())) {
-    std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
-    opts.metadata[p.first] = p.second;
-  }
-  auto fail = [](const absl::Status& s) {
-    micro::Error e = micro::errors::FromStatus(s, "micro");
-    std::fprintf(stderr, "%s\n", e.ToJson().c_str());
-    bool missing = e.id == "go.micro.client" && absl::StrContains(e.detail, "service not found");
-    return missing ? kNotFound : kFailed;
-  };
-  auto opened = client.OpenStream(name, endpoint, opts);
-  if (!opened.ok()) return fail(opened.status());
+  micro::client::Client client(JsonClient(std::move(r)));
+  auto opened = client.OpenStream(name, endpoint, WithMetadata(metadata));
+  if (!opened.ok()) return PrintError(opened.status());
   std::shared_ptr<micro::client::Stream> stream = std::move(*opened);
   if (!first.empty() && !stream->SendRaw(first).ok()) {
     stream->CloseSend();  // the stream ended: Recv says how
@@ -223,7 +221,7 @@ int Stream(std::shared_ptr<micro::registry::Registry> r, const std::string& name
     std::fflush(stdout);
   }
   if (micro::IsEndOfStream(s)) return kOk;
-  return fail(s);
+  return PrintError(s);
 }
 
 std::string FileText(const std::string& path) {

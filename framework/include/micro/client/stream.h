@@ -69,8 +69,9 @@ class Stream {
   std::shared_ptr<detail::StreamState> state_;
 };
 
-// Typed handles protoc-gen-micro returns, by the method's kind. Movable; destroying an open one
-// cancels its stream.
+// Typed handles protoc-gen-micro returns, by the method's kind. Each owns its Stream (movable;
+// destroying an open one cancels it); blocking and thread rules are the Stream's: Send and Recv
+// block, one of each may run at once, the Async forms never block.
 
 // A server-streaming call: the request went with the opening; read the answers.
 template <typename Out>

@@ -1,7 +1,8 @@
 // Typed views of a ServerStream for handlers protoc-gen-micro generates, by the method's kind:
 // a server-streaming handler gets a ServerWriter (its one request already read), a
 // client-streaming one a ServerReader (its answer sent when it returns OK), a bidirectional one a
-// ServerReaderWriter. Recv answers micro::EndOfStream() once the client closed its side.
+// ServerReaderWriter. Recv answers micro::EndOfStream() once the client closed its side. They
+// borrow the handler's ServerStream (valid while the handler runs) and block as it does.
 #pragma once
 
 #include "micro/server/handler.h"
