@@ -12,6 +12,7 @@
 #include <future>
 #include <mutex>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "core/wire.h"
 #include "flaky_registry.h"
@@ -283,6 +284,117 @@ TEST_CASE("a service serves /metrics on --metrics_address") {
   CHECK(micro::testing::HttpDo(port, "GET", "/metrics", "").status == 200);
   REQUIRE(svc->Stop().ok());
   CHECK(micro::testing::HttpDo(port, "GET", "/metrics", "").status == 0);
+}
+
+TEST_CASE("a service answers /health from Ready: serving, registered and not stopping") {
+  int port = micro::testing::FreePort();
+  std::atomic<bool> dependency_up{true};
+  auto svc = micro::NewService(
+      micro::Name("health.test"), micro::Address("127.0.0.1:0"), micro::Registry("memory://"),
+      micro::RegisterInterval(50ms), micro::DrainGrace(200ms), micro::RegisterCheck([&] {
+        return dependency_up ? absl::OkStatus() : absl::UnavailableError("database down");
+      }));
+  std::string flag = absl::StrCat("--health_address=127.0.0.1:", port);
+  char* argv[] = {const_cast<char*>("svc"), const_cast<char*>(flag.c_str())};
+  REQUIRE(svc->Init(2, argv).ok());
+  REQUIRE(helloworld::RegisterGreeterHandler(svc->server(), std::make_shared<Back>()).ok());
+  auto health = [&] { return micro::testing::HttpDo(port, "GET", "/health").status; };
+  CHECK(health() == 0);  // nothing before Start
+  REQUIRE(svc->Start().ok());
+  CHECK(svc->server().Ready());
+  auto ok = micro::testing::HttpDo(port, "GET", "/health");
+  CHECK(ok.status == 200);
+  CHECK(ok.body == "ok\n");
+  // Marked not serving: 503 while it stays registered.
+  svc->server().SetServing(false);
+  CHECK_FALSE(svc->server().Ready());
+  auto sick = micro::testing::HttpDo(port, "GET", "/health");
+  CHECK(sick.status == 503);
+  CHECK_THAT(sick.body, Catch::Contains("not ready"));
+  CHECK(svc->registry()->GetService("health.test").ok());
+  svc->server().SetServing(true);
+  CHECK(health() == 200);
+  // A failing register check deregisters the node, and /health follows.
+  dependency_up = false;
+  CHECK(Eventually([&] { return health() == 503; }));
+  CHECK(absl::IsNotFound(svc->registry()->GetService("health.test").status()));
+  dependency_up = true;
+  CHECK(Eventually([&] { return health() == 200; }));
+  // Stopping: 503 from the first moment of the drain, then nothing.
+  std::thread stop([&] { CHECK(svc->Stop().ok()); });
+  CHECK(Eventually([&] { return health() != 200; }));
+  stop.join();
+  CHECK(health() == 0);
+}
+
+namespace {
+// The memory registry, as a registry whose checks poll a health URL (Consul's ?check=http).
+class PollingRegistry : public micro::registry::Registry {
+ public:
+  absl::Status Register(const micro::registry::Service& s,
+                        const micro::registry::RegisterOptions& o) override {
+    std::lock_guard<std::mutex> l(mu);
+    url = o.health_url;
+    return inner->Register(s, o);
+  }
+  absl::Status Deregister(const micro::registry::Service& s) override {
+    return inner->Deregister(s);
+  }
+  absl::StatusOr<std::vector<micro::registry::Service>> GetService(absl::string_view n) override {
+    return inner->GetService(n);
+  }
+  absl::StatusOr<std::vector<micro::registry::Service>> ListServices() override {
+    return inner->ListServices();
+  }
+  absl::StatusOr<std::unique_ptr<micro::registry::Watcher>> Watch(
+      const micro::registry::WatchOptions& o) override {
+    return inner->Watch(o);
+  }
+  std::string String() const override { return "polling://"; }
+  bool PollsHealthUrl() const override { return true; }
+  std::string Url() {
+    std::lock_guard<std::mutex> l(mu);
+    return url;
+  }
+
+ private:
+  std::shared_ptr<micro::registry::Registry> inner = micro::registry::NewMemoryRegistry();
+  std::mutex mu;
+  std::string url;
+};
+
+int PortOf(const std::string& url) {
+  int port = 0;
+  auto colon = url.rfind(':');
+  (void)absl::SimpleAtoi(url.substr(colon + 1, url.find('/', colon) - colon - 1), &port);
+  return port;
+}
+}  // namespace
+
+TEST_CASE(
+    "a registry that polls a health URL is given one on a port of its own or the metrics port") {
+  auto polling = std::make_shared<PollingRegistry>();
+  auto svc = micro::NewService(micro::Name("polled.test"), micro::Address("127.0.0.1:0"),
+                               micro::Registry(polling));
+  REQUIRE(helloworld::RegisterGreeterHandler(svc->server(), std::make_shared<Back>()).ok());
+  REQUIRE(svc->Start().ok());
+  std::string url = polling->Url();
+  CHECK_THAT(url, Catch::StartsWith("http://127.0.0.1:") && Catch::EndsWith("/health"));
+  CHECK(micro::testing::HttpDo(PortOf(url), "GET", "/health").status == 200);
+  CHECK(micro::testing::HttpDo(PortOf(url), "GET", "/metrics").status == 404);  // health only
+  REQUIRE(svc->Stop().ok());
+
+  // With --metrics_address, /health is served there too, and that is the URL registered.
+  auto with_metrics =
+      micro::NewService(micro::Name("polled.metrics"), micro::Address("127.0.0.1:0"),
+                        micro::Registry(polling), micro::MetricsAddress("127.0.0.1:0"));
+  REQUIRE(
+      helloworld::RegisterGreeterHandler(with_metrics->server(), std::make_shared<Back>()).ok());
+  REQUIRE(with_metrics->Start().ok());
+  url = polling->Url();
+  CHECK(micro::testing::HttpDo(PortOf(url), "GET", "/health").status == 200);
+  CHECK(micro::testing::HttpDo(PortOf(url), "GET", "/metrics").status == 200);
+  REQUIRE(with_metrics->Stop().ok());
 }
 
 TEST_CASE("log settings: unknown levels and formats are errors that name the choices") {

@@ -8,10 +8,6 @@
 // services), and blocking a gRPC callback thread would stall the server.
 #include "micro/server/server.h"
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -40,6 +36,7 @@
 #include "micro/log.h"
 #include "micro/metrics.h"
 #include "server/call.h"
+#include "server/registrar.h"
 #include "server/server_span.h"
 
 namespace micro::server {
@@ -177,6 +174,8 @@ class Server::Impl {
       health->SetServingStatus(options_.name, true);
       for (auto& [name, ep] : endpoints_)
         health->SetServingStatus(ep.method.descriptor->service()->full_name(), true);
+      std::lock_guard<std::mutex> h(health_mu_);
+      health_ = health;
     }
     if (!options_.advertise.empty()) {
       std::string ahost;
@@ -192,23 +191,23 @@ class Server::Impl {
       advertised_ = internal::JoinHostPort(
           internal::IsUnspecified(host) ? internal::ReachableHost() : host, selected);
     }
-    registration_ = BuildRegistration();
+    registrar_ = std::make_unique<detail::Registrar>(
+        options_, BuildRegistration(), [this](bool serving) { SetGrpcHealth(serving); });
+    if (!serving_) registrar_->SetServing(false);
 
-    if (absl::Status s = RegisterOnce(); !s.ok()) {
+    if (absl::Status s = registrar_->RegisterOnce(); !s.ok()) {
       std::string what = absl::StrCat("server: register ", options_.name, " in ",
                                       options_.registry->String(), ": ", s.message());
       if (options_.register_required) {
         Shutdown();
         return absl::UnavailableError(what);
       }
-      failures_ = 1;
       log::Warn(absl::StrCat(what, "; serving on ", listen_address_,
                              " anyway and trying again (register_required makes this fatal)"));
     }
     running_ = true;
-    stopping_ = false;
-    loop_ = std::thread([this] { RegisterLoop(); });
-    if (registered_) {
+    registrar_->StartLoop();
+    if (registrar_->registered()) {
       log::Info(absl::StrCat("server ", options_.name, " (", options_.id, ") listening on ",
                              listen_address_, " (", tls::Describe(options_.tls, tls::Side::kServer),
                              "), registered as ", advertised_, " in ",
@@ -223,16 +222,14 @@ class Server::Impl {
       if (!running_) return absl::OkStatus();
       running_ = false;
     }
-    {
-      std::lock_guard<std::mutex> l(loop_mu_);
-      stopping_ = true;
-    }
-    loop_cv_.notify_all();
-    if (loop_.joinable()) loop_.join();
+    registrar_->StopLoop();
     // From here health checks answer NOT_SERVING for every name, so balancers stop sending.
-    if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService())
-      health->Shutdown();
-    absl::Status dereg = options_.registry->Deregister(registration_);
+    {
+      std::lock_guard<std::mutex> h(health_mu_);
+      if (health_ != nullptr) health_->Shutdown();
+      health_ = nullptr;
+    }
+    absl::Status dereg = registrar_->Deregister();
     if (!dereg.ok())
       log::Warn(absl::StrCat("server ", options_.name, ": deregister: ", dereg.message()));
     // Serve late arrivals from clients whose caches still hold us.
@@ -244,7 +241,18 @@ class Server::Impl {
 
   std::string listen_address() const { return listen_address_; }
   std::string advertised_address() const { return advertised_; }
-  registry::Service Registration() const { return registration_; }
+  registry::Service Registration() const {
+    return registrar_ == nullptr ? registry::Service() : registrar_->registration();
+  }
+  void SetServing(bool serving) {
+    std::lock_guard<std::mutex> l(mu_);
+    serving_ = serving;
+    if (registrar_ != nullptr) registrar_->SetServing(serving);
+  }
+  bool Ready() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return running_ && registrar_ != nullptr && registrar_->Ready();
+  }
   ServerOptions& options() { return options_; }
 
   // Decodes, runs the handler and encodes, on a pool thread; `done` gets the status.
@@ -454,73 +462,9 @@ class Server::Impl {
     return s;
   }
 
-  absl::Status RegisterOnce() {
-    if (options_.register_check) {
-      if (absl::Status c = options_.register_check(); !c.ok()) {
-        return absl::FailedPreconditionError(absl::StrCat("register check failed: ", c.message()));
-      }
-    }
-    absl::Status s = options_.registry->Register(registration_, {options_.register_ttl});
-    metrics::CountRegistration(options_.name, s.ok());
-    registered_ = s.ok();
-    return s;
-  }
-
-  // Gives memory that calls and connections freed back to the system: glibc
-  // keeps freed heap pages otherwise, so a burst (a stream flood) would hold
-  // its peak for good.
-  static void ReleaseFreeMemory() {
-#if defined(__GLIBC__)
-    malloc_trim(0);
-#endif
-  }
-
-  // Re-registers every register_interval; while unregistered, sooner: after
-  // 1 s, doubling up to register_interval.
-  void RegisterLoop() {
-    std::unique_lock<std::mutex> l(loop_mu_);
-    const std::chrono::milliseconds first_retry =
-        std::min<std::chrono::milliseconds>(std::chrono::seconds(1), options_.register_interval);
-    std::chrono::milliseconds retry = first_retry;
-    auto wait = [&] {
-      if (registered_) {
-        retry = first_retry;
-        return options_.register_interval;
-      }
-      std::chrono::milliseconds w = retry;
-      retry = std::min(retry * 2, options_.register_interval);
-      return w;
-    };
-    while (!loop_cv_.wait_for(l, wait(), [this] { return stopping_.load(); })) {
-      if (options_.release_memory) ReleaseFreeMemory();
-      if (options_.register_check) {
-        if (absl::Status c = options_.register_check(); !c.ok()) {
-          if (registered_) {
-            log::Warn(absl::StrCat("server ", options_.name,
-                                   ": register check failed, deregistering: ", c.message()));
-            (void)options_.registry->Deregister(registration_);
-            registered_ = false;
-          }
-          continue;
-        }
-      }
-      absl::Status s = options_.registry->Register(registration_, {options_.register_ttl});
-      metrics::CountRegistration(options_.name, s.ok());
-      // Once per episode: the first failure, then the recovery with how many failed between.
-      if (!s.ok()) {
-        if (failures_++ == 0) {
-          log::Warn(absl::StrCat("server ", options_.name, ": re-register failed: ", s.message(),
-                                 "; retrying (logged again when it works)"));
-        }
-      } else if (!registered_) {
-        log::Info(absl::StrCat(
-            "server ", options_.name, " (", options_.id, "): registered as ", advertised_, " in ",
-            options_.registry->String(),
-            failures_ > 0 ? absl::StrCat(" after ", failures_, " failed tries") : std::string()));
-        failures_ = 0;
-      }
-      registered_ = s.ok();
-    }
+  void SetGrpcHealth(bool serving) {
+    std::lock_guard<std::mutex> h(health_mu_);
+    if (health_ != nullptr) health_->SetServingStatus(serving);
   }
 
   void Shutdown() {
@@ -535,7 +479,7 @@ class Server::Impl {
   }
 
   ServerOptions options_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   bool running_ = false;
   absl::flat_hash_map<std::string, Endpoint> endpoints_;  // fixed once started
   std::vector<std::unique_ptr<TypedService>> typed_;
@@ -544,14 +488,10 @@ class Server::Impl {
   std::unique_ptr<internal::ThreadPool> pool_;
   std::unique_ptr<grpc::Server> server_;
   std::string listen_address_, advertised_;
-  registry::Service registration_;
-  bool registered_ = false;  // touched by Start and the loop thread only
-  int failures_ = 0;         // re-registrations failed in a row; the loop thread only
-
-  std::mutex loop_mu_;
-  std::condition_variable loop_cv_;
-  std::atomic<bool> stopping_{false};
-  std::thread loop_;
+  std::unique_ptr<detail::Registrar> registrar_;
+  bool serving_ = true;  // SetServing before Start carries over
+  std::mutex health_mu_;
+  grpc::HealthCheckServiceInterface* health_ = nullptr;  // until Stop shuts it down
 };
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -565,5 +505,7 @@ std::string Server::listen_address() const { return impl_->listen_address(); }
 std::string Server::advertised_address() const { return impl_->advertised_address(); }
 registry::Service Server::Registration() const { return impl_->Registration(); }
 ServerOptions& Server::options() { return impl_->options(); }
+void Server::SetServing(bool serving) { impl_->SetServing(serving); }
+bool Server::Ready() const { return impl_->Ready(); }
 
 }  // namespace micro::server

@@ -75,8 +75,12 @@ void AddServiceFlags(FlagSet* f, Options* o, ServiceFlagValues* v) {
   f->Int("client_pool_size", "MICRO_CLIENT_POOL_SIZE", static_cast<int>(c.pool_size),
          "connections kept to nodes", &v->pool_size);
   f->String("metrics_address", "MICRO_METRICS_ADDRESS", o->metrics_address,
-            "serve Prometheus metrics on http://host:port/metrics (empty: off)",
+            "serve Prometheus metrics on http://host:port/metrics, and /health (empty: off)",
             &o->metrics_address);
+  f->String("health_address", "MICRO_HEALTH_ADDRESS", s.health_address,
+            "serve GET /health on host:port (200 while registered and serving, else 503); "
+            "default: on --metrics_address, or a free port when the registry polls it",
+            &s.health_address);
   tls::Options& t = o->tls;
   f->String("tls_cert", "MICRO_TLS_CERT", t.cert_file,
             "TLS certificate chain (PEM): serve TLS, and present it to mTLS servers", &t.cert_file);

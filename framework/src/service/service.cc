@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/http.h"
+#include "core/net.h"
 #include "micro/client/client.h"
 #include "micro/flagset.h"
 #include "micro/log.h"
@@ -230,7 +231,11 @@ class Service::Impl {
       tracing_ = true;
     }
     if (!options_.metrics_address.empty()) {
-      if (absl::Status s = StartMetrics(); !s.ok()) return s;
+      if (absl::Status s = StartMetrics(srv); !s.ok()) return s;
+    }
+    if (absl::Status s = StartHealth(srv, **reg); !s.ok()) {
+      StopObservability();
+      return s;
     }
     if (absl::Status s = srv.Start(); !s.ok()) {
       StopObservability();
@@ -239,12 +244,48 @@ class Service::Impl {
     return RunHooks(options_.after_start, "after start", true);
   }
 
-  absl::Status StartMetrics() {
+  static internal::HttpServer::Answer HealthAnswer(const server::Server& srv) {
+    if (srv.Ready()) return {200, "text/plain; charset=utf-8", "ok\n"};
+    return {503, "text/plain; charset=utf-8",
+            "not ready: unregistered, marked not serving, or stopping\n"};
+  }
+
+  // /health (200 while the server is Ready, else 503), for registries whose checks poll it
+  // (Consul ?check=http) and for balancers: on the metrics server, or on --health_address, or,
+  // when the registry needs one and neither is set, on a port of its own beside the server.
+  absl::Status StartHealth(server::Server& srv, const registry::Registry& reg) {
+    std::string address = options_.server.health_address;
+    srv.options().health_address.clear();
+    if (address.empty()) {
+      if (metrics_ != nullptr) {
+        srv.options().health_address = metrics_->address();
+        return absl::OkStatus();
+      }
+      if (!reg.PollsHealthUrl()) return absl::OkStatus();
+      std::string host;
+      int port = 0;
+      if (!internal::SplitHostPort(options_.server.address, &host, &port).ok()) host.clear();
+      address = internal::JoinHostPort(host, 0);
+    }
+    health_ = std::make_unique<internal::HttpServer>();
+    health_->Handle("/health", [&srv] { return HealthAnswer(srv); });
+    if (absl::Status s = health_->Start(address); !s.ok()) {
+      health_.reset();
+      return absl::UnavailableError(absl::StrCat("health endpoint: ", s.message()));
+    }
+    srv.options().health_address = health_->address();
+    log::Info(absl::StrCat("service ", options_.server.name, ": health on http://",
+                           health_->address(), "/health"));
+    return absl::OkStatus();
+  }
+
+  absl::Status StartMetrics(server::Server& srv) {
     metrics_ = std::make_unique<internal::HttpServer>();
     metrics_->Handle("/metrics", [] {
       return internal::HttpServer::Answer{200, "text/plain; version=0.0.4; charset=utf-8",
                                           metrics::Text()};
     });
+    metrics_->Handle("/health", [&srv] { return HealthAnswer(srv); });
     {
       std::string name = options_.server.name;
       collector_ = metrics::AddCollector([this, name](std::vector<metrics::Sample>* out) {
@@ -285,6 +326,8 @@ class Service::Impl {
   void StopObservability() {
     if (metrics_ != nullptr) metrics_->Stop();
     metrics_.reset();
+    if (health_ != nullptr) health_->Stop();
+    health_.reset();
     if (collector_ != 0) metrics::RemoveCollector(collector_);
     collector_ = 0;
     if (tracing_) trace::Shutdown();
@@ -333,6 +376,7 @@ class Service::Impl {
   std::unique_ptr<server::Server> server_;
   std::shared_ptr<client::Client> client_;
   std::unique_ptr<internal::HttpServer> metrics_;
+  std::unique_ptr<internal::HttpServer> health_;  // /health on an address of its own
   std::uint64_t collector_ = 0;
   bool tracing_ = false;
 };

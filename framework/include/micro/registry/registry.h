@@ -22,6 +22,10 @@ namespace micro::registry {
 struct RegisterOptions {
   // How long the registration lives without a refresh; 0 = until deregistered.
   std::chrono::milliseconds ttl{0};
+  // Where the node answers an HTTP GET with 200 while it is ready and 503 otherwise
+  // ("http://10.0.0.5:9100/health"); empty = it serves none. Registries whose health
+  // checks poll it (PollsHealthUrl) need it; the others ignore it.
+  std::string health_url{};
 };
 
 struct WatchOptions {
@@ -50,6 +54,11 @@ class Registry {
 
   // The registry's URI form, for logs: "memory://", "consul://127.0.0.1:8500".
   virtual std::string String() const = 0;
+
+  // True when Register needs RegisterOptions::health_url because the registry's own health
+  // checks poll it (Consul with ?check=http). micro services then serve /health: on
+  // --metrics_address, else on --health_address, else on a port of their own.
+  virtual bool PollsHealthUrl() const { return false; }
 };
 
 // The error GetService returns for an unknown service.

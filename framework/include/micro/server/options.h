@@ -28,8 +28,13 @@ struct ServerOptions {
   // check fails): false (go-micro's way) = serve anyway, log it, and keep
   // trying (after 1 s, doubling up to register_interval); true = Start fails.
   bool register_required = false;
-  // Optional health gate: while it fails the node is deregistered.
+  // Optional health gate: while it fails the node is deregistered (and grpc.health.v1
+  // answers NOT_SERVING).
   std::function<absl::Status()> register_check;
+  // host:port of an HTTP endpoint answering GET /health from Ready() (the Service serves it
+  // when the registry polls one); registered as RegisterOptions::health_url, with the node's
+  // advertised host in place of an unspecified one. Empty = none.
+  std::string health_address;
   // After deregistering, keep serving everything normally this long, so
   // clients whose caches still hold this node are served.
   std::chrono::milliseconds drain_grace{std::chrono::seconds(1)};

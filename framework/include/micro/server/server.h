@@ -47,6 +47,15 @@ class Server {
   // What it registers: name, version, its node and endpoints.
   registry::Service Registration() const;
 
+  // Marks the node (not) serving while it stays registered: grpc.health.v1 then answers
+  // NOT_SERVING and Ready() is false, so active health checks (Consul ?check=grpc|http)
+  // turn critical and clients stop selecting it. Serving by default; for a dependency that
+  // is down for a while (a register_check that fails deregisters the node instead).
+  void SetServing(bool serving);
+  // Started, registered (its last registration or heartbeat worked), serving and not
+  // stopping: what the HTTP health endpoint answers 200 for.
+  bool Ready() const;
+
   ServerOptions& options();
 
  private:
