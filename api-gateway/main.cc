@@ -21,6 +21,7 @@
 #include "micro/registry/plugin.h"
 #include "micro/trace.h"
 #include "micro/version.h"
+#include "registration.h"
 
 int main(int argc, char** argv) {
   micro::api::GatewayOptions o;
@@ -77,6 +78,22 @@ int main(int argc, char** argv) {
                &registry);
   flags.String("registry_address", "MICRO_REGISTRY_ADDRESS", "",
                "registry addresses, comma-separated", &registry_address);
+  micro::api::RegistrationOptions self;
+  bool register_self = false;
+  flags.Bool("register", "MICRO_API_REGISTER", false,
+             "register the gateway itself in the registry (as --register_name, its /health as the "
+             "health URL Consul's ?check=http polls), so Consul DNS or a balancer finds gateways",
+             &register_self);
+  flags.String("register_name", "MICRO_API_REGISTER_NAME", self.name,
+               "service name the gateway registers as, with --register", &self.name);
+  flags.String("advertise", "MICRO_API_ADVERTISE", "",
+               "host:port to register with --register (default: this machine's address and "
+               "--address's port)",
+               &self.advertise);
+  flags.Duration("register_ttl", "MICRO_REGISTER_TTL", self.ttl,
+                 "with --register: how long the registration lives without a heartbeat", &self.ttl);
+  flags.Duration("register_interval", "MICRO_REGISTER_INTERVAL", self.interval,
+                 "with --register: heartbeat interval", &self.interval);
   flags.Bool("enable_cors", "MICRO_API_ENABLE_CORS", false,
              "answer CORS preflights and add CORS headers", &o.cors);
   flags.String("cors_origins", "MICRO_API_CORS_ORIGINS", "*",
@@ -205,6 +222,7 @@ int main(int argc, char** argv) {
   }
   co.selector.cache.persist_dir = cache_dir;
   co.registry = std::move(*reg);
+  std::shared_ptr<micro::registry::Registry> shared_registry = co.registry;
   co.content_type = "application/grpc+json";
   co.tls = tls;
   co.tls.client_auth = false;  // an HTTPS matter, not the client's
@@ -232,9 +250,21 @@ int main(int argc, char** argv) {
       o.rate_limit > 0 ? absl::StrCat(", ", o.rate_limit, " requests/s per client") : "",
       ", services over ", micro::tls::Describe(co.tls, micro::tls::Side::kClient), ", registry ",
       reg_name, cache_dir.empty() ? "" : absl::StrCat(", last-known-good in ", cache_dir)));
+  std::unique_ptr<micro::api::SelfRegistration> registration;
+  if (register_self) {
+    self.https = o.tls.server_enabled();
+    auto r = micro::api::SelfRegistration::Start(self, shared_registry, gateway.port());
+    if (!r.ok()) {
+      micro::log::Error(r.status().message());
+      gateway.Stop();
+      return 2;
+    }
+    registration = std::move(*r);
+  }
   int sig = 0;
   sigwait(&set, &sig);
   micro::log::Info(absl::StrCat("api gateway: signal ", sig, ", draining"));
+  if (registration != nullptr) (void)registration->Stop();  // leave the registry, then drain
   gateway.Stop();
   micro::trace::Shutdown();
   micro::log::Info("api gateway stopped");

@@ -120,6 +120,107 @@ TEST_CASE("registration body: address split, Meta, and go-micro's TTL check") {
   CHECK(v6["Port"] == 9090);
 }
 
+TEST_CASE("registration body: active checks (check=grpc, http, tcp) alone and combined") {
+  reg::Service s = Sample();
+  reg::RegisterOptions o;
+  o.ttl = 30s;
+  CheckOptions tcp;
+  tcp.ttl = false;
+  tcp.tcp = true;
+  tcp.interval = 2s;
+  tcp.timeout = 1s;
+  // One check: go-micro's "Check" form (TCPCheck), no TTL check even with a TTL.
+  auto one = nlohmann::json::parse(*RegistrationJson(s, s.nodes[0], o, tcp, nullptr));
+  CHECK_FALSE(one.contains("Checks"));
+  CHECK(one["Check"]["TCP"] == "10.0.0.5:8080");
+  CHECK(one["Check"]["Interval"] == "2s");
+  CHECK(one["Check"]["Timeout"] == "1s");
+  CHECK(one["Check"]["DeregisterCriticalServiceAfter"] == "1m5s");
+  CHECK(one["Check"]["Status"] == "passing");
+  CHECK_FALSE(one["Check"].contains("TTL"));
+  CHECK_FALSE(one["Check"].contains("CheckID"));
+  CHECK_FALSE(HasTtlCheck(tcp, o.ttl));
+
+  // All four: "Checks", the TTL one keeping go-micro's ID so heartbeats pass it.
+  CheckOptions all = tcp;
+  all.ttl = all.grpc = all.http = true;
+  all.deregister_after = 90s;
+  all.tls_skip_verify = true;
+  o.health_url = "http://10.0.0.5:9100/health";
+  s.nodes[0].metadata["secure"] = "true";
+  auto j = nlohmann::json::parse(*RegistrationJson(s, s.nodes[0], o, all, nullptr));
+  CHECK_FALSE(j.contains("Check"));
+  REQUIRE(j["Checks"].size() == 4);
+  const auto& c = j["Checks"];
+  CHECK(c[0]["CheckID"] == "service:geo-1");
+  CHECK(c[0]["TTL"] == "30s");
+  CHECK(c[1]["CheckID"] == "service:geo-1:grpc");
+  CHECK(c[1]["GRPC"] == "10.0.0.5:8080");
+  CHECK(c[1]["GRPCUseTLS"] == true);
+  CHECK(c[1]["TLSSkipVerify"] == true);
+  CHECK(c[2]["CheckID"] == "service:geo-1:http");
+  CHECK(c[2]["HTTP"] == "http://10.0.0.5:9100/health");
+  CHECK(c[3]["CheckID"] == "service:geo-1:tcp");
+  CHECK_FALSE(c[3].contains("TLSSkipVerify"));
+  for (const auto& check : c) {
+    CHECK(check["DeregisterCriticalServiceAfter"] == "1m30s");
+    CHECK(check["Status"] == "passing");
+  }
+  CHECK(HasTtlCheck(all, o.ttl));
+
+  // What an active check cannot do without: a port, a health URL.
+  CheckOptions http;
+  http.ttl = false;
+  http.http = true;
+  o.health_url.clear();
+  auto no_url = RegistrationJson(s, s.nodes[0], o, http, nullptr);
+  REQUIRE(absl::IsInvalidArgument(no_url.status()));
+  CHECK_THAT(std::string(no_url.status().message()), Catch::Contains("health URL"));
+  s.nodes[0].address = "10.0.0.5";
+  auto no_port = RegistrationJson(s, s.nodes[0], o, tcp, nullptr);
+  REQUIRE(absl::IsInvalidArgument(no_port.status()));
+  CHECK_THAT(std::string(no_port.status().message()), Catch::Contains("no port"));
+}
+
+TEST_CASE("consul:// check parameters") {
+  auto parse = [](const std::string& uri) {
+    auto a = reg::ParseRegistryAddress(uri);
+    REQUIRE(a.ok());
+    return ConsulOptionsFrom(*a);
+  };
+  auto d = parse("consul://127.0.0.1:8500");
+  REQUIRE(d.ok());
+  CHECK(d->checks.ttl);
+  CHECK_FALSE(d->checks.active());
+  auto o = parse(
+      "consul://127.0.0.1:8500?check=ttl,grpc,tcp&check_interval=5s&check_timeout=3s&"
+      "deregister_after=1m&check_tls_skip_verify=true");
+  REQUIRE(o.ok());
+  CHECK(o->checks.ttl);
+  CHECK(o->checks.grpc);
+  CHECK(o->checks.tcp);
+  CHECK_FALSE(o->checks.http);
+  CHECK(o->checks.interval == 5s);
+  CHECK(o->checks.timeout == 3s);
+  CHECK(o->checks.deregister_after == 60s);
+  CHECK(o->checks.tls_skip_verify);
+  auto http = parse("consul://127.0.0.1:8500?check=HTTP");
+  REQUIRE(http.ok());
+  CHECK(http->checks.http);
+  CHECK_FALSE(http->checks.ttl);
+  for (auto [uri, says] : std::vector<std::pair<std::string, std::string>>{
+           {"consul://a:1?check=icmp", "unknown check \"icmp\""},
+           {"consul://a:1?check=", "is empty"},
+           {"consul://a:1?check=tcp&check_interval=500ms", "minimum of 1s"},
+           {"consul://a:1?check=tcp&check_timeout=soon", "check_timeout"},
+           {"consul://a:1?checks=tcp", "unknown parameter"}}) {
+    auto bad = parse(uri);
+    INFO(uri);
+    REQUIRE(absl::IsInvalidArgument(bad.status()));
+    CHECK_THAT(std::string(bad.status().message()), Catch::Contains(says));
+  }
+}
+
 TEST_CASE("Go duration strings") {
   CHECK(GoDuration(0ms) == "0s");
   CHECK(GoDuration(250ms) == "250ms");

@@ -113,8 +113,11 @@ std::string GoDuration(std::chrono::milliseconds d) {
   return absl::StrCat(sign, secs, "s");
 }
 
-std::string RegistrationJson(const registry::Service& service, const registry::Node& node,
-                             std::chrono::milliseconds ttl, std::vector<std::string>* left_out) {
+absl::StatusOr<std::string> RegistrationJson(const registry::Service& service,
+                                             const registry::Node& node,
+                                             const registry::RegisterOptions& options,
+                                             const CheckOptions& checks,
+                                             std::vector<std::string>* left_out) {
   // Consul keeps Address and Port apart; an address without a port keeps port 0.
   std::string host;
   int port = 0;
@@ -137,17 +140,72 @@ std::string RegistrationJson(const registry::Service& service, const registry::N
     }
   }
   if (!meta.empty()) j["Meta"] = std::move(meta);
-  if (ttl.count() > 0) {
-    // Consul refuses a DeregisterCriticalServiceAfter under one minute.
-    std::chrono::milliseconds dereg =
-        std::max<std::chrono::milliseconds>(ttl, std::chrono::minutes(1)) + std::chrono::seconds(5);
+
+  if (checks.active() && port == 0 && (checks.grpc || checks.tcp)) {
+    return absl::InvalidArgumentError(absl::StrCat("node ", node.id, " address \"", node.address,
+                                                   "\" has no port for a grpc or tcp check"));
+  }
+  if (checks.http && options.health_url.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "node ", node.id,
+        ": check=http needs the node's HTTP health URL and none was given (micro services "
+        "serve /health themselves; through the Registry API set RegisterOptions::health_url)"));
+  }
+  // Consul refuses a DeregisterCriticalServiceAfter under one minute; go-micro adds 5 s.
+  auto dereg = [&](std::chrono::milliseconds period) {
+    if (checks.deregister_after.count() > 0) return GoDuration(checks.deregister_after);
+    return GoDuration(std::max<std::chrono::milliseconds>(period, std::chrono::minutes(1)) +
+                      std::chrono::seconds(5));
+  };
+  const std::string base = absl::StrCat("service:", node.id);
+  nlohmann::json list = nlohmann::json::array();
+  if (HasTtlCheck(checks, options.ttl)) {
     // Passing from the start: a TTL check is otherwise critical until the first pass, and a
     // lookup between the two calls would not see the node (a restarted agent, every node at once).
-    j["Check"] = {{"TTL", GoDuration(ttl)},
-                  {"DeregisterCriticalServiceAfter", GoDuration(dereg)},
-                  {"Status", "passing"}};
+    list.push_back({{"CheckID", base},
+                    {"TTL", GoDuration(options.ttl)},
+                    {"DeregisterCriticalServiceAfter", dereg(options.ttl)},
+                    {"Status", "passing"}});
+  }
+  auto active = [&](const char* kind, const char* key, const std::string& target) {
+    nlohmann::json c = {{"CheckID", absl::StrCat(base, ":", kind)},
+                        {"Name", absl::StrCat("Service '", service.name, "' ", kind, " check")},
+                        {key, target},
+                        {"Interval", GoDuration(checks.interval)},
+                        {"Timeout", GoDuration(checks.timeout)},
+                        {"DeregisterCriticalServiceAfter", dereg(checks.interval)},
+                        {"Status", "passing"}};
+    if (checks.tls_skip_verify && std::string(kind) != "tcp") c["TLSSkipVerify"] = true;
+    list.push_back(std::move(c));
+    return &list.back();
+  };
+  const std::string address = plugin::JoinHostPort(host, port);
+  if (checks.grpc) {
+    auto secure = node.metadata.find("secure");
+    (*active("grpc", "GRPC", address))["GRPCUseTLS"] =
+        secure != node.metadata.end() && secure->second == "true";
+  }
+  if (checks.http) active("http", "HTTP", options.health_url);
+  if (checks.tcp) active("tcp", "TCP", address);
+  if (list.size() == 1) {
+    // One check, go-micro's way: "Check", whose ID Consul makes "service:<id>".
+    nlohmann::json only = std::move(list.front());
+    only.erase("CheckID");
+    only.erase("Name");
+    j["Check"] = std::move(only);
+  } else if (list.size() > 1) {
+    j["Checks"] = std::move(list);
   }
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string RegistrationJson(const registry::Service& service, const registry::Node& node,
+                             std::chrono::milliseconds ttl, std::vector<std::string>* left_out) {
+  registry::RegisterOptions options;
+  options.ttl = ttl;
+  absl::StatusOr<std::string> body =
+      RegistrationJson(service, node, options, CheckOptions(), left_out);
+  return body.ok() ? *body : std::string();  // only active checks can fail
 }
 
 absl::StatusOr<HealthAnswer> ParseHealth(absl::string_view body, absl::string_view service) {

@@ -12,6 +12,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "consul_registry.h"
+#include "micro/registry/registry.h"
 #include "micro/registry/service.h"
 
 namespace micro::consul {
@@ -29,10 +31,25 @@ struct DecodedTags {
 // An error names the tag that does not decode.
 absl::StatusOr<DecodedTags> DecodeTags(const std::vector<std::string>& tags);
 
-// PUT /v1/agent/service/register body for `node`. A TTL check comes with a
-// positive `ttl`. Metadata keys Consul's Meta refuses (not [A-Za-z0-9_-], over
-// 128 bytes, values over 512 bytes, more than 64 pairs) stay out of Meta (the
-// "t-" tags carry them all) and are listed in `*left_out`.
+// True when a node registered with `checks` and `ttl` has a TTL check that heartbeats pass.
+inline bool HasTtlCheck(const CheckOptions& checks, std::chrono::milliseconds ttl) {
+  return checks.ttl && ttl.count() > 0;
+}
+
+// PUT /v1/agent/service/register body for `node`, with the checks `checks` asks for (a TTL
+// check only with a positive options.ttl). One check goes in "Check" (ID "service:<node id>",
+// as go-micro's); several go in "Checks", the TTL one keeping that ID and each active one
+// "service:<node id>:<kind>". Every check starts passing. InvalidArgument when an active
+// check lacks what it probes (an address with a port; for http, options.health_url).
+// Metadata keys Consul's Meta refuses (not [A-Za-z0-9_-], over 128 bytes, values over 512
+// bytes, more than 64 pairs) stay out of Meta (the "t-" tags carry them all) and are listed in
+// `*left_out`.
+absl::StatusOr<std::string> RegistrationJson(const registry::Service& service,
+                                             const registry::Node& node,
+                                             const registry::RegisterOptions& options,
+                                             const CheckOptions& checks,
+                                             std::vector<std::string>* left_out);
+// The same with the default checks: a TTL check when `ttl` is positive.
 std::string RegistrationJson(const registry::Service& service, const registry::Node& node,
                              std::chrono::milliseconds ttl, std::vector<std::string>* left_out);
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "codec.h"
 #include "consul_watch.h"
@@ -37,6 +38,33 @@ std::string Snippet(absl::string_view body) {
   return s;
 }
 
+// "ttl", "grpc,tcp", "ttl|http": the check kinds, at least one, each once.
+absl::Status ParseChecks(const std::string& what, absl::string_view value, CheckOptions* out) {
+  CheckOptions c = *out;
+  c.ttl = c.grpc = c.http = c.tcp = false;
+  std::vector<std::string> kinds = absl::StrSplit(value, absl::ByAnyChar(",|+"), absl::SkipEmpty());
+  if (kinds.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " is empty (one or more of ttl, grpc, http, tcp, joined by \",\")"));
+  }
+  for (std::string& k : kinds) {
+    k = absl::AsciiStrToLower(absl::StripAsciiWhitespace(k));
+    bool* flag = k == "ttl"    ? &c.ttl
+                 : k == "grpc" ? &c.grpc
+                 : k == "http" ? &c.http
+                 : k == "tcp"  ? &c.tcp
+                               : nullptr;
+    if (flag == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": unknown check \"", k,
+                       "\" (known: ttl, grpc, http, tcp; several joined by \",\")"));
+    }
+    *flag = true;
+  }
+  *out = c;
+  return absl::OkStatus();
+}
+
 class ConsulRegistry : public registry::Registry {
  public:
   ConsulRegistry(ConsulOptions options, std::unique_ptr<HttpClient> http)
@@ -54,7 +82,7 @@ class ConsulRegistry : public registry::Registry {
                         const registry::RegisterOptions& options) override {
     if (absl::Status s = plugin::CheckRegistration("consul", service); !s.ok()) return s;
     for (const registry::Node& node : service.nodes) {
-      if (absl::Status s = RegisterNode(service, node, options.ttl); !s.ok()) return s;
+      if (absl::Status s = RegisterNode(service, node, options); !s.ok()) return s;
     }
     return absl::OkStatus();
   }
@@ -122,21 +150,29 @@ class ConsulRegistry : public registry::Registry {
 
   std::string String() const override { return uri_; }
 
+  bool PollsHealthUrl() const override { return options_.checks.http; }
+
  private:
   absl::Status RegisterNode(const registry::Service& service, const registry::Node& node,
-                            milliseconds ttl) {
+                            const registry::RegisterOptions& options) {
     std::vector<std::string> left_out;
-    std::string body = RegistrationJson(service, node, ttl, &left_out);
+    absl::StatusOr<std::string> made =
+        RegistrationJson(service, node, options, options_.checks, &left_out);
+    if (!made.ok())
+      return absl::InvalidArgumentError(absl::StrCat("consul: ", made.status().message()));
+    std::string body = std::move(*made);
+    const bool ttl_check = HasTtlCheck(options_.checks, options.ttl);
     bool same;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = registered_.find(node.id);
       same = it != registered_.end() && it->second == body;
     }
-    if (same && ttl.count() > 0) {
-      // The heartbeat. If the agent refuses it, it may have restarted and
-      // forgotten us: register in full again.
-      absl::Status pass = Pass(node.id);
+    if (same) {
+      // The heartbeat: pass the TTL check, or without one ask whether the agent still has the
+      // node. If it refuses or has not, it may have restarted and forgotten us: register in
+      // full again.
+      absl::Status pass = ttl_check ? Pass(node.id) : Known(node.id);
       if (pass.ok()) return pass;
       bool first;  // once per episode: not again until a registration works
       {
@@ -156,7 +192,7 @@ class ConsulRegistry : public registry::Registry {
     absl::StatusOr<HttpResponse> res = Call("PUT", target, body, options_.request_timeout);
     if (!res.ok()) return res.status();
     if (absl::Status s = Check(*res, "PUT", target); !s.ok()) return s;
-    if (ttl.count() > 0) {
+    if (ttl_check) {
       if (absl::Status s = Pass(node.id); !s.ok()) return s;
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -170,6 +206,14 @@ class ConsulRegistry : public registry::Registry {
     absl::StatusOr<HttpResponse> res = Call("PUT", target, "", options_.request_timeout);
     if (!res.ok()) return res.status();
     return Check(*res, "PUT", target);
+  }
+
+  // OK while the agent has the node as a service of its own (GET /v1/agent/service/<id>).
+  absl::Status Known(const std::string& id) {
+    std::string target = absl::StrCat("/v1/agent/service/", UrlEscape(id));
+    absl::StatusOr<HttpResponse> res = Call("GET", target, "", options_.request_timeout);
+    if (!res.ok()) return res.status();
+    return Check(*res, "GET", target);
   }
 
   absl::StatusOr<HttpResponse> Call(absl::string_view method, const std::string& target,
@@ -298,7 +342,12 @@ absl::StatusOr<ConsulOptions> ConsulOptionsFrom(const registry::RegistryAddress&
                                        "connect_timeout",
                                        "timeout",
                                        "wait",
-                                       "resync_grace"};
+                                       "resync_grace",
+                                       "check",
+                                       "check_interval",
+                                       "check_timeout",
+                                       "deregister_after",
+                                       "check_tls_skip_verify"};
   for (const auto& [key, value] : address.params) {
     const std::string what = absl::StrCat("registry \"", address.uri, "\" parameter ", key);
     if (key == "token") {
@@ -313,10 +362,24 @@ absl::StatusOr<ConsulOptions> ConsulOptionsFrom(const registry::RegistryAddress&
       o.cert_file = value;
     } else if (key == "key") {
       o.key_file = value;
-    } else if (key == "tls" || key == "tls_skip_verify") {
+    } else if (key == "tls" || key == "tls_skip_verify" || key == "check_tls_skip_verify") {
       absl::StatusOr<bool> b = plugin::ParseBoolParam(what, value);
       if (!b.ok()) return b.status();
-      (key == "tls" ? o.tls : o.tls_skip_verify) = *b;
+      (key == "tls"               ? o.tls
+       : key == "tls_skip_verify" ? o.tls_skip_verify
+                                  : o.checks.tls_skip_verify) = *b;
+    } else if (key == "check") {
+      if (absl::Status s = ParseChecks(what, value, &o.checks); !s.ok()) return s;
+    } else if (key == "check_interval" || key == "check_timeout" || key == "deregister_after") {
+      absl::StatusOr<milliseconds> d = plugin::ParseDurationParam(what, value);
+      if (!d.ok()) return d.status();
+      if (key != "deregister_after" && *d < std::chrono::seconds(1)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, " \"", value, "\" is under Consul's minimum of 1s"));
+      }
+      (key == "check_interval"  ? o.checks.interval
+       : key == "check_timeout" ? o.checks.timeout
+                                : o.checks.deregister_after) = *d;
     } else if (key == "connect_timeout" || key == "timeout" || key == "wait" ||
                key == "resync_grace") {
       absl::StatusOr<milliseconds> d = plugin::ParseDurationParam(what, value);

@@ -7,10 +7,12 @@
 // Each node is one Consul service (ID = node id) with go-micro's t-/e-/v- tags
 // and, with a register TTL, a TTL check that Register() passes on every
 // heartbeat; a heartbeat the agent refuses (it restarted and forgot us) turns
-// into a full registration. Lookups read /v1/health/service and drop nodes
-// with a critical check, so a dead node leaves as soon as its TTL lapses.
-// Watches are blocking queries, one thread and connection per watched
-// service (plus one on the catalog when watching everything). Thread-safe.
+// into a full registration. ?check= adds active checks that Consul runs itself
+// (grpc, http, tcp; CheckOptions, docs/registries.md); without a TTL check a
+// heartbeat asks the agent whether it still has the node. Lookups read /v1/health/service and drop
+// nodes with a critical check, so a dead node leaves as soon as its TTL lapses. Watches are
+// blocking queries, one thread and connection per watched service (plus one on the catalog when
+// watching everything). Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -23,6 +25,21 @@
 #include "micro/registry/registry.h"
 
 namespace micro::consul {
+
+// The health checks a node registers with (consul://...?check=ttl,grpc,http,tcp).
+struct CheckOptions {
+  bool ttl = true;    // passed by every heartbeat (go-micro's default); only with a register TTL
+  bool grpc = false;  // Consul calls the node's grpc.health.v1 (TLS when it registers secure=true)
+  bool http = false;  // Consul GETs RegisterOptions::health_url
+  bool tcp = false;   // Consul connects to the node's address (go-micro's TCPCheck)
+  std::chrono::milliseconds interval{std::chrono::seconds(10)};  // of the active checks
+  std::chrono::milliseconds timeout{std::chrono::seconds(5)};    // of each active check
+  // Consul removes a node whose check stayed critical this long (its reaper runs on its own
+  // cadence, so later); 0 = go-micro's: max(TTL or interval, 1m) + 5s.
+  std::chrono::milliseconds deregister_after{0};
+  bool tls_skip_verify = false;  // TLS checks accept any certificate of the node's
+  bool active() const { return grpc || http || tcp; }
+};
 
 struct ConsulOptions {
   std::vector<std::string> addresses{"127.0.0.1:8500"};  // agents, tried in order
@@ -43,6 +60,7 @@ struct ConsulOptions {
   // themselves within their register interval.
   std::chrono::milliseconds resync_grace{30000};
   std::size_t max_response_bytes = 16u << 20;  // larger agent answers are refused
+  CheckOptions checks;                         // the health checks nodes register with
 };
 
 absl::StatusOr<std::unique_ptr<registry::Registry>> NewConsulRegistry(ConsulOptions options);
@@ -50,7 +68,9 @@ absl::StatusOr<std::unique_ptr<registry::Registry>> NewConsulRegistry(ConsulOpti
 // Options from a parsed consul:// URI and the CONSUL_* environment variables
 // (the URI wins). Parameters: token, dc, consistency, tls, ca, cert, key,
 // tls_skip_verify, connect_timeout, timeout, wait, resync_grace (durations
-// like "5s", "250ms"). Unknown parameters are an error that lists the known.
+// like "5s", "250ms"), and the checks: check (ttl, grpc, http, tcp; several
+// joined by ","), check_interval, check_timeout, deregister_after,
+// check_tls_skip_verify. Unknown parameters are an error that lists the known.
 absl::StatusOr<ConsulOptions> ConsulOptionsFrom(const registry::RegistryAddress& address);
 
 }  // namespace micro::consul

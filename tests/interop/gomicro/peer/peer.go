@@ -11,7 +11,7 @@
 //	                                             or the error (exit 1)
 //
 // Flags: -registry consul|etcd|mdns, -registry_address, -name, -id, -address,
-// -ttl, -interval, -content_type, -timeout, and -tls_cert, -tls_key, -tls_ca for mutual TLS
+// -ttl, -interval, -content_type, -timeout, -tcp_check (v4's consul.TCPCheck), and -tls_cert, -tls_key, -tls_ca for mutual TLS
 // (the version's gRPC plugins' AuthTLS option, where it has them).
 package peer
 
@@ -36,6 +36,7 @@ type Options struct {
 	Registry, RegistryAddress string
 	Name, ID, Address         string
 	TTL, Interval, Timeout    time.Duration
+	TCPCheck                  time.Duration
 	ContentType               string
 	TLSCert, TLSKey, TLSCA    string
 	Args                      []string
@@ -268,6 +269,7 @@ func Main(m Micro) {
 	fs.DurationVar(&o.TTL, "ttl", 10*time.Second, "register TTL")
 	fs.DurationVar(&o.Interval, "interval", 2*time.Second, "register interval")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Second, "call timeout")
+	fs.DurationVar(&o.TCPCheck, "tcp_check", 0, "consul: register with the plugin's TCPCheck at this interval (v4)")
 	fs.StringVar(&o.ContentType, "content_type", "application/grpc+proto", "call content type")
 	fs.StringVar(&o.TLSCert, "tls_cert", "", "certificate (PEM) for mutual TLS")
 	fs.StringVar(&o.TLSKey, "tls_key", "", "its key (PEM)")

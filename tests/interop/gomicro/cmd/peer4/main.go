@@ -27,6 +27,9 @@ func newRegistry(o peer.Options) registry.Registry {
 	}
 	switch o.Registry {
 	case "consul":
+		if o.TCPCheck > 0 {
+			addrs = append(addrs, consul.TCPCheck(o.TCPCheck))
+		}
 		return consul.NewRegistry(addrs...)
 	case "etcd":
 		return etcd.NewRegistry(addrs...)
