@@ -12,12 +12,15 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <random>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "http_client.h"
 #include "process.h"
@@ -122,6 +125,25 @@ class ConsulAgent {
     auto r = Http("GET", "/v1/status/leader");
     if (!r.ok() || r->status != 200 || r->body.size() < 3) return "";
     return r->body.substr(1, r->body.find('"', 1) - 1);
+  }
+
+  // The checks the agent holds for service (node) `id`, by CheckID; each is Consul's JSON
+  // ({"Status", "Type", "Output", ...}).
+  std::map<std::string, nlohmann::json> Checks(const std::string& id) {
+    std::map<std::string, nlohmann::json> out;
+    auto r = Http("GET", "/v1/agent/checks");
+    if (!r.ok() || r->status != 200) return out;
+    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    if (!j.is_object()) return out;
+    for (auto& [check_id, c] : j.items())
+      if (c.is_object() && c.value("ServiceID", "") == id) out[check_id] = c;
+    return out;
+  }
+
+  // The agent has service `id` registered (critical or not).
+  bool HasService(const std::string& id) {
+    auto r = Http("GET", "/v1/agent/service/" + id);
+    return r.ok() && r->status == 200;
   }
 
   absl::StatusOr<consul::HttpResponse> Http(const std::string& method, const std::string& target,

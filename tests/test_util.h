@@ -51,14 +51,24 @@ class ScratchDir {
 
 // Polls `done` until it holds. The deadline only keeps a broken test from
 // hanging: it is far above any expected wait and is not what a test asserts.
+// `poll` spaces the tries (longer for checks that ask a real daemon).
 inline bool Eventually(const std::function<bool()>& done,
-                       std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
+                       std::chrono::milliseconds deadline = std::chrono::seconds(20),
+                       std::chrono::milliseconds poll = std::chrono::milliseconds(2)) {
   auto end = std::chrono::steady_clock::now() + deadline;
   while (!done()) {
     if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::this_thread::sleep_for(poll);
   }
   return true;
+}
+
+// A file's whole contents ("" when it cannot be read), e.g. a child process's log.
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 // Tests that send real multicast call this first: they must run inside the

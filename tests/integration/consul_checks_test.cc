@@ -24,10 +24,12 @@
 #include "micro/plugins/builtin.h"
 #include "micro/registry/plugin.h"
 #include "process.h"
+#include "registry_test_util.h"
 #include "test_util.h"
 
 namespace reg = micro::registry;
 using micro::testing::ConsulAgent;
+using micro::testing::NodeIds;
 using micro::testing::Process;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -42,51 +44,20 @@ std::shared_ptr<reg::Registry> Consul(const std::string& uri) {
   return std::shared_ptr<reg::Registry>(std::move(*r));
 }
 
-// Polls every 100 ms (Consul is a real process; no need to hammer it); the deadline only keeps a
-// broken test from hanging.
+// Polls every 100 ms (Consul is a real process); the deadline only keeps a broken test from
+// hanging.
 bool Until(const std::function<bool()>& done, std::chrono::seconds deadline = 30s) {
-  auto end = Clock::now() + deadline;
-  while (!done()) {
-    if (Clock::now() > end) return false;
-    std::this_thread::sleep_for(100ms);
-  }
-  return true;
+  return micro::testing::Eventually(done, deadline, 100ms);
 }
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-std::set<std::string> Nodes(reg::Registry& r, const std::string& service) {
-  std::set<std::string> ids;
-  auto found = r.GetService(service);
-  if (found.ok())
-    for (auto& s : *found)
-      for (auto& n : s.nodes) ids.insert(n.id);
-  return ids;
-}
-
-// The checks Consul's agent holds for node `id`, by CheckID: {status, definition output}.
-std::map<std::string, nlohmann::json> Checks(ConsulAgent& agent, const std::string& id) {
-  std::map<std::string, nlohmann::json> out;
-  auto r = agent.Http("GET", "/v1/agent/checks");
-  if (!r.ok() || r->status != 200) return out;
-  auto j = nlohmann::json::parse(r->body, nullptr, false);
-  if (!j.is_object()) return out;
-  for (auto& [check_id, c] : j.items())
-    if (c.value("ServiceID", "") == id) out[check_id] = c;
-  return out;
-}
-
 bool AllChecks(ConsulAgent& agent, const std::string& id, const std::string& status) {
-  auto checks = Checks(agent, id);
+  auto checks = agent.Checks(id);
   if (checks.empty()) return false;
   for (auto& [check_id, c] : checks)
     if (c.value("Status", "") != status) return false;
   return true;
-}
-
-bool AgentHas(ConsulAgent& agent, const std::string& id) {
-  auto r = agent.Http("GET", "/v1/agent/service/" + id);
-  return r.ok() && r->status == 200;
 }
 
 // A TCP listener on 127.0.0.1:port that the test opens and closes.
@@ -155,30 +126,30 @@ TEST_CASE(
   s.nodes.push_back(reg::Node{"tcp-1", absl::StrCat("127.0.0.1:", port), {}});
   REQUIRE(r->Register(s, {30s}).ok());  // a TTL, and still no TTL check: check=tcp alone
 
-  auto checks = Checks(agent, "tcp-1");
+  auto checks = agent.Checks("tcp-1");
   REQUIRE(checks.size() == 1);
   CHECK(checks.begin()->first == "service:tcp-1");  // go-micro's ID for its one check
   CHECK(checks.begin()->second["Type"] == "tcp");
   REQUIRE(Until([&] { return AllChecks(agent, "tcp-1", "passing"); }));
-  REQUIRE(Nodes(*r, "checks.tcp") == std::set<std::string>{"tcp-1"});
+  REQUIRE(NodeIds(*r, "checks.tcp") == std::set<std::string>{"tcp-1"});
   // A heartbeat without a TTL check asks the agent whether it still has the node.
   REQUIRE(r->Register(s, {30s}).ok());
 
   listener.Close();
   auto closed = Clock::now();
-  REQUIRE(Until([&] { return Nodes(*r, "checks.tcp").empty(); }));
+  REQUIRE(Until([&] { return NodeIds(*r, "checks.tcp").empty(); }));
   double gone = Seconds(Clock::now() - closed);
   CHECK(AllChecks(agent, "tcp-1", "critical"));
-  CHECK(AgentHas(agent, "tcp-1"));  // critical, not deregistered: still in the agent
+  CHECK(agent.HasService("tcp-1"));  // critical, not deregistered: still in the agent
 
   listener.Open();
   auto opened = Clock::now();
-  REQUIRE(Until([&] { return Nodes(*r, "checks.tcp") == std::set<std::string>{"tcp-1"}; }));
+  REQUIRE(Until([&] { return NodeIds(*r, "checks.tcp") == std::set<std::string>{"tcp-1"}; }));
   double back = Seconds(Clock::now() - opened);
 
   listener.Close();
   closed = Clock::now();
-  REQUIRE(Until([&] { return !AgentHas(agent, "tcp-1"); }, 240s));
+  REQUIRE(Until([&] { return !agent.HasService("tcp-1"); }, 240s));
   double reaped = Seconds(Clock::now() - closed);
   std::printf(
       "consul check=tcp (interval 1 s): critical and out of lookups %.1f s after the port closed, "
@@ -196,7 +167,7 @@ TEST_CASE("check=grpc+http: a node marked not serving turns critical and clients
   auto r = Consul(uri);
 
   // Two active checks each, no TTL check (check= names none), all passing.
-  auto checks = Checks(agent, "node-a");
+  auto checks = agent.Checks("node-a");
   REQUIRE(checks.size() == 2);
   REQUIRE(checks.count("service:node-a:grpc") == 1);
   REQUIRE(checks.count("service:node-a:http") == 1);
@@ -204,7 +175,7 @@ TEST_CASE("check=grpc+http: a node marked not serving turns critical and clients
   // own, as there is no --metrics_address).
   std::string output;
   REQUIRE(Until([&] {
-    output = Checks(agent, "node-a")["service:node-a:http"].value("Output", "");
+    output = agent.Checks("node-a")["service:node-a:http"].value("Output", "");
     return !output.empty();
   }));
   CHECK_THAT(output, Catch::Contains("http://127.0.0.1:") && Catch::Contains("/health: 200"));
@@ -235,13 +206,13 @@ TEST_CASE("check=grpc+http: a node marked not serving turns critical and clients
   double critical = Seconds(Clock::now() - marked);
   CHECK(AllChecks(agent, "node-b", "passing"));
   // Both checks say why: grpc.health.v1 NOT_SERVING, /health 503.
-  auto sick = Checks(agent, "node-a");
+  auto sick = agent.Checks("node-a");
   CHECK_THAT(sick["service:node-a:http"].value("Output", ""), Catch::Contains("503"));
   // (Consul 1.8 words it "gRPC application didn't report service healthy").
   CHECK_THAT(sick["service:node-a:grpc"].value("Output", ""),
              Catch::Contains("NOT_SERVING") || Catch::Contains("didn't report service healthy"));
   // Lookups leave it at once; the client's cache follows its watch.
-  REQUIRE(Until([&] { return Nodes(*r, "checks.greeter") == std::set<std::string>{"node-b"}; }));
+  REQUIRE(Until([&] { return NodeIds(*r, "checks.greeter") == std::set<std::string>{"node-b"}; }));
   REQUIRE(Until([&] { return callers() == std::set<std::string>{"node-b"}; }));
   CHECK(callers() == std::set<std::string>{"node-b"});
 
@@ -257,7 +228,7 @@ TEST_CASE("check=grpc+http: a node marked not serving turns critical and clients
 
   // Stopping deregisters (and /health answers 503 from the first moment of the drain).
   REQUIRE(a->Stop().ok());
-  CHECK_FALSE(AgentHas(agent, "node-a"));
+  CHECK_FALSE(agent.HasService("node-a"));
   REQUIRE(b->Stop().ok());
 }
 
@@ -270,18 +241,18 @@ TEST_CASE("check=grpc: a SIGSTOPped process turns critical and passing again on 
              "stopped-1", "--register_interval", "1s"},
             dir.path() + "/greeter.log");
   auto r = Consul(uri);
-  REQUIRE(Until([&] { return Nodes(*r, "helloworld") == std::set<std::string>{"stopped-1"}; }));
+  REQUIRE(Until([&] { return NodeIds(*r, "helloworld") == std::set<std::string>{"stopped-1"}; }));
   REQUIRE(Until([&] { return AllChecks(agent, "stopped-1", "passing"); }));
-  CHECK(Checks(agent, "stopped-1").begin()->second["Type"] == "grpc");
+  CHECK(agent.Checks("stopped-1").begin()->second["Type"] == "grpc");
 
   g.Signal(SIGSTOP);
   auto stopped = Clock::now();
-  REQUIRE(Until([&] { return Nodes(*r, "helloworld").empty(); }));
+  REQUIRE(Until([&] { return NodeIds(*r, "helloworld").empty(); }));
   double gone = Seconds(Clock::now() - stopped);
   CHECK(AllChecks(agent, "stopped-1", "critical"));
   g.Signal(SIGCONT);
   auto resumed = Clock::now();
-  REQUIRE(Until([&] { return Nodes(*r, "helloworld") == std::set<std::string>{"stopped-1"}; }));
+  REQUIRE(Until([&] { return NodeIds(*r, "helloworld") == std::set<std::string>{"stopped-1"}; }));
   double back = Seconds(Clock::now() - resumed);
   std::printf(
       "consul check=grpc (interval 1 s, timeout 1 s): SIGSTOPped node out of lookups after %.1f s, "
@@ -289,7 +260,7 @@ TEST_CASE("check=grpc: a SIGSTOPped process turns critical and passing again on 
       gone, back);
   g.Signal(SIGTERM);
   g.Wait();
-  CHECK_FALSE(AgentHas(agent, "stopped-1"));
+  CHECK_FALSE(agent.HasService("stopped-1"));
 }
 
 TEST_CASE("check=http without a health URL is refused with a clear error") {
@@ -303,7 +274,7 @@ TEST_CASE("check=http without a health URL is refused with a clear error") {
   absl::Status st = r->Register(s, {30s});
   REQUIRE(absl::IsInvalidArgument(st));
   CHECK_THAT(std::string(st.message()), Catch::Contains("health URL"));
-  CHECK_FALSE(AgentHas(agent, "nourl-1"));
+  CHECK_FALSE(agent.HasService("nourl-1"));
 }
 
 TEST_CASE("the api-gateway registers itself with an http check on its /health that passes") {
@@ -328,12 +299,12 @@ TEST_CASE("the api-gateway registers itself with an http check on its /health th
   CHECK(node.address == address);
   CHECK(node.metadata["protocol"] == "http");
   CHECK(node.metadata["secure"] == "false");
-  auto checks = Checks(agent, id);
+  auto checks = agent.Checks(id);
   REQUIRE(checks.size() == 1);
   CHECK(checks.begin()->second["Type"] == "http");
   std::string output;
   REQUIRE(Until([&] {
-    output = Checks(agent, id).begin()->second.value("Output", "");
+    output = agent.Checks(id).begin()->second.value("Output", "");
     return !output.empty();
   }));
   CHECK_THAT(output, Catch::Contains(absl::StrCat("http://", address, "/health: 200")));
@@ -342,7 +313,7 @@ TEST_CASE("the api-gateway registers itself with an http check on its /health th
 
   gw.Signal(SIGTERM);
   gw.Wait();
-  CHECK_FALSE(AgentHas(agent, id));  // deregistered before it drained
+  CHECK_FALSE(agent.HasService(id));  // deregistered before it drained
   std::printf(
       "api-gateway registered as go.micro.api (%s) with a passing http check, gone after SIGTERM\n",
       id.c_str());

@@ -7,9 +7,6 @@
 
 #include <signal.h>
 
-#include <fstream>
-#include <map>
-#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -22,6 +19,7 @@
 #include "micro/plugins/builtin.h"
 #include "micro/registry/plugin.h"
 #include "process.h"
+#include "registry_test_util.h"
 #include "test_util.h"
 
 namespace reg = micro::registry;
@@ -32,48 +30,27 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-bool Until(const std::function<bool()>& done, std::chrono::seconds deadline = 30s) {
-  auto end = Clock::now() + deadline;
-  while (!done()) {
-    if (Clock::now() > end) return false;
-    std::this_thread::sleep_for(100ms);
-  }
-  return true;
-}
-
-// The check of service node `id` in the agent: {"Type", "Status", "Output", ...}, or null.
-nlohmann::json CheckOf(ConsulAgent& agent, const std::string& id) {
-  auto r = agent.Http("GET", "/v1/agent/checks");
-  if (!r.ok() || r->status != 200) return nullptr;
-  auto j = nlohmann::json::parse(r->body, nullptr, false);
-  if (!j.is_object()) return nullptr;
-  for (auto& [check_id, c] : j.items())
-    if (c.value("ServiceID", "") == id) return c;
-  return nullptr;
+bool Until(const std::function<bool()>& done) {
+  return micro::testing::Eventually(done, 30s, 100ms);
 }
 
 // Waits until the node's check has run once (Output set) and reports `status`.
 bool CheckIs(ConsulAgent& agent, const std::string& id, const std::string& status) {
   return Until([&] {
-    auto c = CheckOf(agent, id);
-    return c.is_object() && c.value("Status", "") == status && !c.value("Output", "").empty();
+    auto checks = agent.Checks(id);
+    if (checks.size() != 1) return false;
+    auto& c = checks.begin()->second;
+    return c.value("Status", "") == status && !c.value("Output", "").empty();
   });
 }
 
+nlohmann::json CheckOf(ConsulAgent& agent, const std::string& id) {
+  auto checks = agent.Checks(id);
+  return checks.size() == 1 ? checks.begin()->second : nlohmann::json();
+}
+
 bool Lists(reg::Registry& r, const std::string& service, const std::string& id) {
-  auto found = r.GetService(service);
-  if (!found.ok()) return false;
-  for (auto& s : *found)
-    for (auto& n : s.nodes)
-      if (n.id == id) return true;
-  return false;
+  return micro::testing::NodeIds(r, service).count(id) == 1;
 }
 
 }  // namespace
@@ -90,7 +67,7 @@ TEST_CASE("go-micro v4 TCPCheck and micro-cpp check=tcp on consul", "[v4][consul
       {GOPEER4_BIN, "serve", "-registry", "consul", "-registry_address", agent.http_address(),
        "-name", "go.checks", "-id", "tcp-1", "-ttl", "0s", "-interval", "1s", "-tcp_check", "1s"},
       go_log);
-  REQUIRE(Until([&] { return absl::StrContains(Slurp(go_log), "ready"); }));
+  REQUIRE(Until([&] { return absl::StrContains(micro::testing::ReadFile(go_log), "ready"); }));
   const std::string go_id = "go.checks-tcp-1";
   const std::string uri = agent.uri() + "?check=tcp&check_interval=1s&check_timeout=1s";
   Process cpp({GREETER_BIN, "--registry", uri, "--server_name", "cpp.checks", "--server_id",
@@ -98,7 +75,7 @@ TEST_CASE("go-micro v4 TCPCheck and micro-cpp check=tcp on consul", "[v4][consul
               dir.path() + "/cpp.log");
 
   // Both checks are Consul TCP checks, and both pass once Consul has run them.
-  INFO(Slurp(go_log));
+  INFO(micro::testing::ReadFile(go_log));
   REQUIRE(CheckIs(agent, go_id, "passing"));
   REQUIRE(CheckIs(agent, "cpp-tcp-1", "passing"));
   auto go_check = CheckOf(agent, go_id), cpp_check = CheckOf(agent, "cpp-tcp-1");

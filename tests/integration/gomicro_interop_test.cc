@@ -41,12 +41,7 @@ namespace {
 
 constexpr int kTtlSeconds = 3;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+std::string Slurp(const std::string& path) { return micro::testing::ReadFile(path); }
 
 // The registry of one case, as each side names it.
 struct Fleet {

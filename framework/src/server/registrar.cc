@@ -65,9 +65,7 @@ void Registrar::SetServing(bool serving) {
   Tell();
 }
 
-bool Registrar::Ready() const {
-  return registered_ && serving_ && check_ok_ && !stopping_;
-}
+bool Registrar::Ready() const { return registered_ && serving_ && check_ok_ && !stopping_; }
 
 absl::Status Registrar::RegisterOnce() {
   if (absl::Status c = Check(); !c.ok())

@@ -38,7 +38,8 @@ std::string Snippet(absl::string_view body) {
   return s;
 }
 
-// "ttl", "grpc,tcp", "ttl|http": the check kinds, at least one, each once.
+// "ttl", "grpc,tcp", "ttl|http": the check kinds, at least one ("," "|" or "+" between them;
+// a repeat is harmless).
 absl::Status ParseChecks(const std::string& what, absl::string_view value, CheckOptions* out) {
   CheckOptions c = *out;
   c.ttl = c.grpc = c.http = c.tcp = false;
