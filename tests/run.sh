@@ -25,6 +25,10 @@ if [[ "${1:-}" == "--sanitize" ]]; then
   export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 fi
 
+# Tests keep Abseil's mutex deadlock detection (lock-order checks), which the framework turns off
+# for production (framework/src/core/runtime.h).
+export MICRO_ABSL_DEADLOCK_DETECTION=${MICRO_ABSL_DEADLOCK_DETECTION:-1}
+
 cmake -S . -B "$build" -G Ninja -DMICRO_WERROR=ON "${flags[@]}"
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" --output-on-failure -j "$jobs" "${ctest_args[@]}" "$@"

@@ -23,6 +23,7 @@
 #include "client/pool.h"
 #include "client/stream_call.h"
 #include "client/timer.h"
+#include "core/runtime.h"
 #include "core/tls_config.h"
 #include "core/wire.h"
 #include "micro/errors.h"
@@ -56,6 +57,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl>, public d
         selector_(options_.registry, options_.selector),
         pool_(options_.pool_size, options_.pool_ttl, options_.tls),
         h2_(options_.pool_ttl, options_.tls) {
+    internal::ApplyRuntimeDefaults();
     if (!options_.backoff) options_.backoff = GoMicroBackoff;
     tls_status_ = tls::Check(options_.tls, tls::Side::kClient);
     if (!tls_status_.ok()) log::Error(absl::StrCat("client: ", tls_status_.message()));

@@ -29,6 +29,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/net.h"
+#include "core/runtime.h"
 #include "core/thread_pool.h"
 #include "core/tls_config.h"
 #include "core/wire.h"
@@ -94,6 +95,7 @@ class Server::Impl {
     if (options_.registry == nullptr)
       return absl::InvalidArgumentError("server: a registry is required");
     if (options_.id.empty()) options_.id = absl::StrCat(options_.name, "-", internal::NewUuid());
+    internal::ApplyRuntimeDefaults();
 
     std::string host;
     int port = 0;
