@@ -10,7 +10,7 @@
 //	                                             collect or chat (NAMES comma-separated); prints each answer, then "end"
 //	                                             or the error (exit 1)
 //
-// Flags: -registry consul|etcd|mdns, -registry_address, -name, -id, -address,
+// Flags: -registry consul|etcd|mdns|memory, -registry_address, -name, -id, -address,
 // -ttl, -interval, -content_type, -timeout, -tcp_check (v4's consul.TCPCheck), and -tls_cert, -tls_key, -tls_ca for mutual TLS
 // (the version's gRPC plugins' AuthTLS option, where it has them).
 package peer
@@ -37,6 +37,7 @@ type Options struct {
 	Name, ID, Address         string
 	TTL, Interval, Timeout    time.Duration
 	TCPCheck                  time.Duration
+	Quiet                     bool
 	ContentType               string
 	TLSCert, TLSKey, TLSCA    string
 	Args                      []string
@@ -233,6 +234,7 @@ func stream(m Micro, o Options) error {
 // "deadline none").
 type Greeter struct {
 	Served atomic.Int64
+	Quiet  bool // no "served N" line per call (benchmarks)
 	err    func(id, detail string, code int32) error
 }
 
@@ -249,7 +251,10 @@ func (g *Greeter) Hello(ctx context.Context, req *pb.Request, rsp *pb.Response) 
 	default:
 		rsp.Msg = "Hello " + req.Name
 	}
-	fmt.Println("served", g.Served.Add(1))
+	n := g.Served.Add(1)
+	if !g.Quiet {
+		fmt.Println("served", n)
+	}
 	return nil
 }
 
@@ -274,12 +279,13 @@ func Main(m Micro) {
 	fs.StringVar(&o.TLSCert, "tls_cert", "", "certificate (PEM) for mutual TLS")
 	fs.StringVar(&o.TLSKey, "tls_key", "", "its key (PEM)")
 	fs.StringVar(&o.TLSCA, "tls_ca", "", "CA (PEM) peers are verified against")
+	fs.BoolVar(&o.Quiet, "quiet", false, "serve: no \"served N\" line per call (benchmarks)")
 	fs.Parse(os.Args[2:])
 	o.Args = fs.Args()
 	var err error
 	switch os.Args[1] {
 	case "serve":
-		g := &Greeter{err: m.Error}
+		g := &Greeter{err: m.Error, Quiet: o.Quiet}
 		err = m.Serve(o, g, func() { fmt.Println("ready", m.Version); os.Stdout.Sync() })
 		fmt.Println("served", g.Served.Load())
 	case "call":

@@ -33,6 +33,8 @@ func newRegistry(o peer.Options) registry.Registry {
 		return consul.NewRegistry(addrs...)
 	case "etcd":
 		return etcd.NewRegistry(addrs...)
+	case "memory": // this process only: benchmarks, no traffic beyond the served port
+		return registry.NewMemoryRegistry()
 	}
 	return registry.NewRegistry(addrs...)
 }
