@@ -240,7 +240,7 @@ int main(int argc, char** argv) {
   own("raw gRPC C++ sync", "serve-raw");
   own("raw gRPC C++ callback", "serve-raw-callback");
   own("raw gRPC C++ async (CQ per core)", "serve-raw-async");
-  own("raw callback, no absl deadlock graph", "serve-raw-callback-nodd");
+  own("raw callback, absl deadlock off", "serve-raw-callback-nodd");
   std::string micro_address;
   Config* micro_pool = own("micro-cpp (handler pool)", "serve-micro", &micro_address);
   own("micro-cpp (inline handlers)", "serve-micro-inline");
