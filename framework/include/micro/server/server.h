@@ -51,11 +51,12 @@ class Server {
   // NOT_SERVING and Ready() is false, so active health checks (Consul ?check=grpc|http)
   // turn critical and clients stop selecting it. Serving by default; for a dependency that
   // is down for a while (a register_check that fails deregisters the node instead).
-  // Any thread, before or after Start (a value set before Start holds from it); does not
-  // block on the network.
+  // Any thread, before or after Start (a value set before Start holds from it); it waits
+  // only for a Start or Stop in progress on another thread.
   void SetServing(bool serving);
   // Started, registered (its last registration or heartbeat worked), serving and not
-  // stopping: what the HTTP health endpoint answers 200 for. Any thread; does not block.
+  // stopping: what the HTTP health endpoint answers 200 for. Any thread; waits only for a
+  // Start in progress.
   bool Ready() const;
 
   ServerOptions& options();
