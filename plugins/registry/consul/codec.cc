@@ -141,7 +141,7 @@ absl::StatusOr<std::string> RegistrationJson(const registry::Service& service,
   }
   if (!meta.empty()) j["Meta"] = std::move(meta);
 
-  if (checks.active() && port == 0 && (checks.grpc || checks.tcp)) {
+  if ((checks.grpc || checks.tcp) && port == 0) {
     return absl::InvalidArgumentError(absl::StrCat("node ", node.id, " address \"", node.address,
                                                    "\" has no port for a grpc or tcp check"));
   }
