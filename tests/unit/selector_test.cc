@@ -69,6 +69,42 @@ TEST_CASE("round robin is exactly fair across concurrent callers") {
   for (auto& [id, c] : total) CHECK(c == kThreads * kPerThread / 7);
 }
 
+TEST_CASE("round robin walks the nodes in turn on each thread, across services") {
+  auto r = WithNodes("geo", 3);
+  reg::Service rate{"rate", "1", {}, {}, {}};
+  rate.nodes = {reg::Node{"rate-0", "127.0.0.1:2000", {}},
+                reg::Node{"rate-1", "127.0.0.1:2001", {}}};
+  REQUIRE(r->Register(rate, {}).ok());
+  sel::Selector selector(r, {sel::Strategy::kRoundRobin, {}, {}});
+  // A handler that calls geo then rate per request: each service still rotates.
+  std::vector<std::string> geo, rates;
+  for (int i = 0; i < 12; ++i) {
+    auto g = selector.Select("geo");
+    auto t = selector.Select("rate");
+    REQUIRE(g.ok());
+    REQUIRE(t.ok());
+    geo.push_back((*g)().id);
+    rates.push_back((*t)().id);
+  }
+  for (std::size_t i = 0; i + 3 < geo.size(); ++i) CHECK(geo[i] == geo[i + 3]);
+  CHECK(std::set<std::string>(geo.begin(), geo.begin() + 3).size() == 3);
+  for (std::size_t i = 0; i + 2 < rates.size(); ++i) CHECK(rates[i] == rates[i + 2]);
+  CHECK(rates[0] != rates[1]);
+}
+
+TEST_CASE("round robin threads start at different nodes") {
+  sel::Selector selector(WithNodes("geo", 7), {sel::Strategy::kRoundRobin, {}, {}});
+  std::set<std::string> firsts;
+  for (int t = 0; t < 7; ++t) {
+    std::thread([&] {
+      auto next = selector.Select("geo");
+      REQUIRE(next.ok());
+      firsts.insert((*next)().id);
+    }).join();
+  }
+  CHECK(firsts.size() == 7);  // the shared counter hands each new thread the next start
+}
+
 TEST_CASE("successive picks from one Next walk every node") {
   sel::Selector selector(WithNodes("geo", 3), {sel::Strategy::kRoundRobin, {}, {}});
   auto next = selector.Select("geo");

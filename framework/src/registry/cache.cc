@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -60,10 +61,53 @@ struct Slot {
   Clock::time_point loaded_at{}, fresh_until{};
 };
 
-// cache id -> service name -> slot, for the calling thread.
-absl::flat_hash_map<std::uint64_t, absl::flat_hash_map<std::string, Slot>>& ThreadSlots() {
-  thread_local absl::flat_hash_map<std::uint64_t, absl::flat_hash_map<std::string, Slot>> slots;
-  return slots;
+// The owner of one thread's private control block (see above), on cache lines of its
+// own: two threads' reference counts side by side would bounce between their cores.
+struct alignas(64) Holder {
+  std::shared_ptr<const Snapshot> snapshot;
+};
+
+// A slot remembered with its key, so the hottest services skip the maps.
+struct Memo {
+  std::uint64_t cache_id = 0;  // 0: empty
+  std::string name;
+  Slot slot;
+};
+
+// What the calling thread keeps: cache id -> service name -> slot, and a few
+// recent slots found by a hash of the name's length and last byte (no string
+// hashing, one comparison).
+struct ThreadState {
+  absl::flat_hash_map<std::uint64_t, absl::flat_hash_map<std::string, Slot>> slots;
+  Memo memo[8];
+
+  Memo& MemoFor(absl::string_view name) {
+    unsigned last = name.empty() ? 0 : static_cast<unsigned char>(name.back());
+    return memo[(name.size() * 5 + last) & 7];
+  }
+};
+
+// a == b, inline: service names are short, and a call to memcmp costs more than comparing them.
+bool SameName(const std::string& a, absl::string_view b) {
+  std::size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+  if (n < 8) return std::equal(x, x + n, y);
+  std::uint64_t u, v;
+  for (std::size_t i = 0; i + 8 < n; i += 8) {
+    std::memcpy(&u, x + i, 8);
+    std::memcpy(&v, y + i, 8);
+    if (u != v) return false;
+  }
+  std::memcpy(&u, x + n - 8, 8);  // the last 8 bytes, overlapping the loop's
+  std::memcpy(&v, y + n - 8, 8);
+  return u == v;
+}
+
+ThreadState& ThreadSlots() {
+  thread_local ThreadState state;
+  return state;
 }
 
 }  // namespace
@@ -205,12 +249,20 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
   bool Quick(absl::string_view name, Answer* out) {
     std::uint64_t generation = generation_.load(std::memory_order_acquire);
     Clock::time_point now = CoarseNow();
-    auto& slots = ThreadSlots();
+    ThreadState& state = ThreadSlots();
+    Memo& memo = state.MemoFor(name);
+    if (memo.cache_id == id_ && memo.slot.generation == generation && SameName(memo.name, name) &&
+        Fresh(memo.slot.loaded_at, memo.slot.fresh_until, now)) {
+      *out = memo.slot.local;
+      return true;
+    }
+    auto& slots = state.slots;
     if (slots.size() > 64 && !slots.contains(id_)) slots.clear();  // caches come and go
     auto& mine = slots[id_];
     auto it = mine.find(name);
     if (it != mine.end() && it->second.generation == generation &&
         Fresh(it->second.loaded_at, it->second.fresh_until, now)) {
+      Remember(memo, name, it->second);
       *out = it->second.local;
       return true;
     }
@@ -219,13 +271,20 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
     if (e == entries_.end() || !Fresh(*e->second, now)) return false;
     if (mine.size() > 1024) mine.clear();
     Slot& slot = mine[name];
-    auto holder = std::make_shared<std::shared_ptr<const Snapshot>>(e->second->snapshot);
-    slot.local = std::shared_ptr<const Snapshot>(holder, holder->get());
+    auto holder = std::make_shared<Holder>(Holder{e->second->snapshot});
+    slot.local = std::shared_ptr<const Snapshot>(holder, holder->snapshot.get());
     slot.generation = generation;
     slot.loaded_at = e->second->loaded_at;
     slot.fresh_until = e->second->fresh_until;
+    Remember(memo, name, slot);
     *out = slot.local;
     return true;
+  }
+
+  void Remember(Memo& memo, absl::string_view name, const Slot& slot) const {
+    memo.cache_id = id_;
+    memo.name.assign(name.data(), name.size());
+    memo.slot = slot;
   }
 
   // A miss: answers at once when no lookup is needed (or none can be had),

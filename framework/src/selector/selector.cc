@@ -30,6 +30,33 @@ std::size_t RandomIndex(std::size_t n) {
   return static_cast<std::size_t>((static_cast<unsigned __int128>(NextRandom()) * n) >> 64);
 }
 
+// Round robin without a shared write on the hot path: each thread keeps its
+// own position per service (per cache entry: `shared` is the entry's counter,
+// the same object in every snapshot of it) in a small direct-mapped table.
+// A thread's first pick of a service, and its first after another service
+// took its way of the table, starts from the shared counter, so threads start
+// at different nodes and a thread switching between two services that share a
+// way is still served in rotation. From there each pick is the next node.
+std::size_t RoundRobinIndex(std::atomic<std::uint64_t>* shared, std::size_t size) {
+  struct Way {
+    const void* key = nullptr;
+    std::size_t next = 0;
+  };
+  constexpr int kWayBits = 6;
+  thread_local Way ways[1 << kWayBits];
+  auto h =
+      static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(shared)) * 0x9e3779b97f4a7c15ULL;
+  Way& way = ways[h >> (64 - kWayBits)];
+  if (way.key != shared) {
+    way.key = shared;
+    way.next = static_cast<std::size_t>(shared->fetch_add(1, std::memory_order_relaxed));
+  }
+  // No division while the size is what it was (a Next with filters may see fewer nodes).
+  std::size_t i = way.next < size ? way.next : way.next % size;
+  way.next = i + 1 == size ? 0 : i + 1;
+  return i;
+}
+
 absl::Status NoneAvailableError(absl::string_view service, std::size_t total) {
   absl::Status s = absl::UnavailableError(
       total == 0 ? absl::StrCat("no node available for service ", service, ": it has no nodes")
@@ -119,18 +146,37 @@ bool Next::Ejected(std::size_t i, std::int64_t now) const {
   return health_[i]->ejected_until_ns.load(std::memory_order_relaxed) > now;
 }
 
+namespace {
+
+// Whether some node of the table may be ejected now; `now` is set when it is
+// read. The clock is read only while an ejection may be running, and the mark
+// is cleared once every ejection has ended.
+bool MayBeEjecting(registry::HealthTable* table, std::int64_t* now) {
+  if (table == nullptr) return false;
+  std::atomic<std::int64_t>& mark = table->any_ejected_until_ns;
+  std::int64_t until = mark.load(std::memory_order_relaxed);
+  if (until == 0) return false;
+  *now = NowNs();
+  if (until > *now) return true;
+  // Every ejection has ended: clear the mark unless a new one raised it meanwhile.
+  mark.compare_exchange_strong(until, 0, std::memory_order_relaxed);
+  return false;
+}
+
+}  // namespace
+
 std::size_t Next::Pick() {
   std::size_t i;
-  if (strategy_ == Strategy::kRoundRobin) {
-    i = snapshot_->counter->fetch_add(1, std::memory_order_relaxed) % size_;
+  if (size_ == 1) {
+    i = 0;
+  } else if (strategy_ == Strategy::kRoundRobin) {
+    i = RoundRobinIndex(snapshot_->counter.get(), size_);
   } else {
     i = RandomIndex(size_);
   }
   // Ejected nodes are skipped; the check costs one load while nothing is ejected.
-  const registry::HealthTable* table = snapshot_->health_table.get();
   std::int64_t now = 0;
-  bool ejecting = table != nullptr && size_ > 1 &&
-                  table->any_ejected_until_ns.load(std::memory_order_relaxed) > (now = NowNs());
+  bool ejecting = size_ > 1 && MayBeEjecting(snapshot_->health_table.get(), &now);
   if (ejecting && Ejected(i, now)) {
     for (std::size_t k = 1; k < size_; ++k) {
       std::size_t j = (i + k) % size_;
@@ -213,7 +259,9 @@ Selector::~Selector() = default;
 
 absl::StatusOr<Next> Selector::Select(absl::string_view service, const SelectOptions& options,
                                       Deadline deadline) {
-  return Make(cache_.Get(service, deadline), service, options);
+  registry::Cache::Answer snap;
+  if (!cache_.Peek(service, &snap)) snap = cache_.Get(service, deadline);
+  return Make(std::move(snap), service, options);
 }
 
 bool Selector::SelectCached(absl::string_view service, const SelectOptions& options,
@@ -236,7 +284,8 @@ absl::StatusOr<Next> Selector::Make(registry::Cache::Answer snap, absl::string_v
                                     const SelectOptions& options) const {
   if (!snap.ok()) return snap.status();
   if ((*snap)->services.empty()) return registry::ServiceNotFoundError(service);
-  Next next;
+  absl::StatusOr<Next> out(absl::in_place);  // built in place: a Next is not cheap to move
+  Next& next = *out;
   next.strategy_ = strategy_;
   next.outlier_ = &outlier_;
   next.snapshot_ = std::move(*snap);
@@ -261,7 +310,7 @@ absl::StatusOr<Next> Selector::Make(registry::Cache::Answer snap, absl::string_v
   }
   if (next.size_ == 0) return NoneAvailableError(service, all.size());
   next.last_ = next.nodes_[0];
-  return next;
+  return out;
 }
 
 namespace {

@@ -10,6 +10,16 @@
 // picking with Next takes no lock and allocates nothing: it reads an
 // immutable snapshot it holds.
 //
+// Round robin is per thread: each thread keeps its own position per service
+// and every pick (from any Next of that service on that thread) is the node
+// after its last one, so each thread's picks go round all nodes in turn. A
+// thread's first pick of a service starts where a per-service shared counter
+// says, so threads start at different nodes (a thread using many services may
+// lose a service's position to another and resume from that counter). Over k
+// full rounds per thread every node gets exactly k picks from each; a node's
+// total is within about one pick per thread of the mean. No pick writes
+// memory another thread reads.
+//
 // Passive outlier ejection: a node whose calls fail `consecutive_failures`
 // times in a row (the client marks only failures that mean "this node cannot
 // serve": refused connections, Unavailable) leaves the rotation for

@@ -7,7 +7,9 @@ namespace micro::selector {
 
 enum class Strategy {
   kRandom,      // uniform, from a per-thread generator
-  kRoundRobin,  // one shared counter per service: fair across concurrent callers
+  // In order, per thread: each thread walks the nodes of a service one by one
+  // from its own position (see selector.h), no shared write per pick.
+  kRoundRobin,
   // Power of two choices: of two random nodes, the one with fewer calls in
   // flight (Envoy's and Kratos' least-request). Every pick must be marked
   // (Next::Mark), which ends its call.
