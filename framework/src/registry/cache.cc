@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "micro/log.h"
@@ -67,23 +68,32 @@ struct alignas(64) Holder {
   std::shared_ptr<const Snapshot> snapshot;
 };
 
-// A slot remembered with its key, so the hottest services skip the maps.
+// A thread's slots of one cache, by service name. Node-based: a Memo points into it.
+using SlotMap = absl::node_hash_map<std::string, Slot>;
+
+// Where a recent slot is, so the hottest services skip the maps.
 struct Memo {
   std::uint64_t cache_id = 0;  // 0: empty
-  std::string name;
-  Slot slot;
+  const std::string* name = nullptr;
+  Slot* slot = nullptr;
 };
 
-// What the calling thread keeps: cache id -> service name -> slot, and a few
-// recent slots found by a hash of the name's length and last byte (no string
-// hashing, one comparison).
+// What the calling thread keeps: cache id -> service name -> slot (at most
+// kMaxSlots per cache; past it services are served from the shared entry), and
+// a few recent slots found by a hash of the name's length and last byte (no
+// string hashing, one comparison).
 struct ThreadState {
-  absl::flat_hash_map<std::uint64_t, absl::flat_hash_map<std::string, Slot>> slots;
+  static constexpr std::size_t kMaxSlots = 1024;
+  absl::flat_hash_map<std::uint64_t, SlotMap> slots;
   Memo memo[8];
 
   Memo& MemoFor(absl::string_view name) {
     unsigned last = name.empty() ? 0 : static_cast<unsigned char>(name.back());
     return memo[(name.size() * 5 + last) & 7];
+  }
+  void Clear() {
+    slots.clear();
+    for (Memo& m : memo) m = Memo{};
   }
 };
 
@@ -251,40 +261,39 @@ class Cache::Impl : public std::enable_shared_from_this<Cache::Impl> {
     Clock::time_point now = CoarseNow();
     ThreadState& state = ThreadSlots();
     Memo& memo = state.MemoFor(name);
-    if (memo.cache_id == id_ && memo.slot.generation == generation && SameName(memo.name, name) &&
-        Fresh(memo.slot.loaded_at, memo.slot.fresh_until, now)) {
-      *out = memo.slot.local;
+    if (memo.cache_id == id_ && memo.slot->generation == generation && SameName(*memo.name, name) &&
+        Fresh(memo.slot->loaded_at, memo.slot->fresh_until, now)) {
+      *out = memo.slot->local;
       return true;
     }
-    auto& slots = state.slots;
-    if (slots.size() > 64 && !slots.contains(id_)) slots.clear();  // caches come and go
-    auto& mine = slots[id_];
+    if (state.slots.size() > 64 && !state.slots.contains(id_)) state.Clear();  // caches come and go
+    SlotMap& mine = state.slots[id_];
     auto it = mine.find(name);
     if (it != mine.end() && it->second.generation == generation &&
         Fresh(it->second.loaded_at, it->second.fresh_until, now)) {
-      Remember(memo, name, it->second);
+      memo = Memo{id_, &it->first, &it->second};
       *out = it->second.local;
       return true;
     }
     absl::ReaderMutexLock lock(&mu_);
     auto e = entries_.find(name);
     if (e == entries_.end() || !Fresh(*e->second, now)) return false;
-    if (mine.size() > 1024) mine.clear();
-    Slot& slot = mine[name];
+    if (it == mine.end()) {
+      if (mine.size() >= ThreadState::kMaxSlots) {
+        *out = e->second->snapshot;  // the shared reference: this thread uses many services
+        return true;
+      }
+      it = mine.try_emplace(std::string(name)).first;
+    }
+    Slot& slot = it->second;
     auto holder = std::make_shared<Holder>(Holder{e->second->snapshot});
     slot.local = std::shared_ptr<const Snapshot>(holder, holder->snapshot.get());
     slot.generation = generation;
     slot.loaded_at = e->second->loaded_at;
     slot.fresh_until = e->second->fresh_until;
-    Remember(memo, name, slot);
+    memo = Memo{id_, &it->first, &slot};
     *out = slot.local;
     return true;
-  }
-
-  void Remember(Memo& memo, absl::string_view name, const Slot& slot) const {
-    memo.cache_id = id_;
-    memo.name.assign(name.data(), name.size());
-    memo.slot = slot;
   }
 
   // A miss: answers at once when no lookup is needed (or none can be had),
