@@ -3,14 +3,18 @@
 // gRPC call of the same endpoint through the micro client, same concurrency,
 // same run; and the gateway's memory under that load. Services use mDNS, so:
 //
-//   tests/integration/netns-run.sh build/tests/bench/gateway_bench [seconds] [connections]
+//   tests/integration/netns-run.sh build/tests/bench/gateway_bench [seconds] [connections] [rounds]
 //
-// Prints figures; asserts nothing.
+// The four configurations run interleaved, round by round (default 3 rounds); medians and min-max
+// are printed. Prints figures; asserts nothing.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "greeter.micro.h"
 #include "hotel.micro.h"
@@ -72,9 +76,41 @@ Wrk RunWrk(const std::string& url, const std::string& body, double seconds, int 
   return w;
 }
 
-void Row(const char* what, double rps, double p50, double p99, long errors) {
-  std::printf("  %-34s %9.0f req/s   p50 %7.2f ms   p99 %7.2f ms   errors %ld\n", what, rps, p50,
-              p99, errors);
+// One configuration's figures over the rounds.
+struct Series {
+  std::vector<double> rps, p50, p99;
+  long errors = 0;
+  void Add(double r, double a, double b, long e) {
+    rps.push_back(r);
+    p50.push_back(a);
+    p99.push_back(b);
+    errors = (errors < 0 || e < 0) ? -1 : errors + e;
+  }
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+std::string Range(const std::vector<double>& v, const char* format) {
+  char buf[128], lo[32], hi[32], mid[32];
+  std::snprintf(mid, sizeof mid, format, Median(v));
+  std::snprintf(lo, sizeof lo, format, *std::min_element(v.begin(), v.end()));
+  std::snprintf(hi, sizeof hi, format, *std::max_element(v.begin(), v.end()));
+  std::snprintf(buf, sizeof buf, "%s [%s-%s]", mid, lo, hi);
+  return buf;
+}
+
+void Row(const char* what, const Series& s) {
+  std::printf("  %-34s %26s req/s   p50 %8.2f ms   p99 %24s ms   errors %ld\n", what,
+              Range(s.rps, "%.0f").c_str(), Median(s.p50), Range(s.p99, "%.2f").c_str(), s.errors);
+}
+
+// Gateway / direct, of the medians.
+void Ratio(const Series& gateway, const Series& direct) {
+  std::printf("  gateway / direct: throughput %.2fx, p99 %.2fx\n",
+              Median(gateway.rps) / Median(direct.rps), Median(gateway.p99) / Median(direct.p99));
 }
 
 }  // namespace
@@ -87,6 +123,7 @@ int main(int argc, char** argv) {
   setenv("MICRO_LOG_LEVEL", "warn", 1);
   double seconds = argc > 1 ? std::atof(argv[1]) : 10;
   int connections = argc > 2 ? std::atoi(argv[2]) : 8;
+  int rounds = std::max(1, argc > 3 ? std::atoi(argv[3]) : 3);
   std::vector<std::unique_ptr<Process>> procs;
   for (const char* n : {"auth", "geo", "profile", "rate", "hotel"}) {
     procs.push_back(std::make_unique<Process>(
@@ -132,33 +169,41 @@ int main(int argc, char** argv) {
                   .c_str());
   std::this_thread::sleep_for(1s);
 
-  Wrk echo =
-      RunWrk(base + "/greeter/hello", R"({"name":"bench"})", seconds, connections, gateway.pid());
-  auto echo_direct =
-      micro::bench::Measure(connections, seconds, [&] { return greeter.Hello(greq).ok(); });
-  Wrk rates = RunWrk(base + "/hotel/rates", R"({"inDate":"2015-04-09","outDate":"2015-04-10"})",
-                     seconds, connections, gateway.pid());
-  auto rates_direct =
-      micro::bench::Measure(connections, seconds, [&] { return hotel.Rates(hreq, opts).ok(); });
+  // Four configurations, interleaved round by round: echo via the gateway, echo direct, Hotel.Rates
+  // via the gateway, Hotel.Rates direct.
+  std::vector<Series> series(4);
+  micro::bench::Memory echo_mem, rates_mem;
+  for (int r = 0; r < rounds; ++r) {
+    Wrk echo =
+        RunWrk(base + "/greeter/hello", R"({"name":"bench"})", seconds, connections, gateway.pid());
+    series[0].Add(echo.rps, echo.p50_ms, echo.p99_ms, echo.errors);
+    echo_mem = echo.gateway;
+    auto d = micro::bench::Measure(connections, seconds, [&] { return greeter.Hello(greq).ok(); });
+    series[1].Add(d.rps, d.p50_us / 1000, d.p99_us / 1000, d.errors);
+    Wrk rates = RunWrk(base + "/hotel/rates", R"({"inDate":"2015-04-09","outDate":"2015-04-10"})",
+                       seconds, connections, gateway.pid());
+    series[2].Add(rates.rps, rates.p50_ms, rates.p99_ms, rates.errors);
+    rates_mem = rates.gateway;
+    d = micro::bench::Measure(connections, seconds, [&] { return hotel.Rates(hreq, opts).ok(); });
+    series[3].Add(d.rps, d.p50_us / 1000, d.p99_us / 1000, d.errors);
+  }
 
-  std::printf("API gateway, %d connections (wrk -t2) / %d client threads, %.0f s each, 2 cores\n",
-              connections, connections, seconds);
+  std::printf(
+      "API gateway, %d connections (wrk -t2) / %d client threads, %d interleaved rounds of %.0f s, "
+      "2 cores; medians [min-max]\n",
+      connections, connections, rounds, seconds);
   std::printf("echo (Greeter.Hello as go.micro.api.greeter):\n");
-  Row("wrk -> gateway -> greeter (JSON)", echo.rps, echo.p50_ms, echo.p99_ms, echo.errors);
-  Row("direct gRPC client (proto)", echo_direct.rps, echo_direct.p50_us / 1000,
-      echo_direct.p99_us / 1000, echo_direct.errors);
-  std::printf("  gateway / direct: throughput %.2fx, p99 %.2fx\n", echo.rps / echo_direct.rps,
-              echo.p99_ms / (echo_direct.p99_us / 1000));
+  Row("wrk -> gateway -> greeter (JSON)", series[0]);
+  Row("direct gRPC client (proto)", series[1]);
+  Ratio(series[0], series[1]);
   std::printf("Hotel.Rates (the hotel curl):\n");
-  Row("wrk -> gateway -> hotel (JSON)", rates.rps, rates.p50_ms, rates.p99_ms, rates.errors);
-  Row("direct gRPC client (proto)", rates_direct.rps, rates_direct.p50_us / 1000,
-      rates_direct.p99_us / 1000, rates_direct.errors);
-  std::printf("  gateway / direct: throughput %.2fx, p99 %.2fx\n", rates.rps / rates_direct.rps,
-              rates.p99_ms / (rates_direct.p99_us / 1000));
+  Row("wrk -> gateway -> hotel (JSON)", series[2]);
+  Row("direct gRPC client (proto)", series[3]);
+  Ratio(series[2], series[3]);
   std::printf(
       "gateway memory (MB; target 30 MB): idle RSS %.1f (own %.1f); under echo load RSS "
-      "%.1f (own %.1f); under Hotel.Rates load RSS %.1f (own %.1f)\n",
-      idle.rss, idle.own, echo.gateway.rss, echo.gateway.own, rates.gateway.rss, rates.gateway.own);
+      "%.1f (own %.1f); under Hotel.Rates load RSS %.1f (own %.1f) (last round)\n",
+      idle.rss, idle.own, echo_mem.rss, echo_mem.own, rates_mem.rss, rates_mem.own);
   gateway.Signal(SIGTERM);
   gateway.Wait();
   for (auto& p : procs) p->Signal(SIGTERM);
