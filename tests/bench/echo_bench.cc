@@ -4,13 +4,13 @@
 // (A B C ... A B C ...), and each figure is the median of the rounds with their min-max.
 //
 // Servers: raw gRPC C++ in its three forms (sync, callback, and the asynchronous completion-queue
-// API with one queue and thread per core), micro-cpp (handlers on its pool, the default, and
-// inline), and, when tests/bench/echo_bench.sh gives their paths (MICRO_BENCH_GOMICRO,
-// MICRO_BENCH_GRPCGO), go-micro v4's gRPC server and a plain grpc-go server. One more
-// configuration calls the micro-cpp server through the micro client (selector, pool, codec).
-// For each: requests/s, p50, p99 and the server process's CPU seconds (user + system) per 100k
-// requests over the run. Ratios against the cheapest raw C++ server and go-micro close the table.
-// Asserts nothing.
+// API with one queue and thread per core), micro-cpp (the default: adaptive handler placement;
+// handlers always on its pool; always inline), and, when tests/bench/echo_bench.sh gives their
+// paths (MICRO_BENCH_GOMICRO, MICRO_BENCH_GRPCGO), go-micro v4's gRPC server and a plain grpc-go
+// server. One more configuration calls the micro-cpp server through the micro client (selector,
+// pool, codec). For each: requests/s, p50, p99 and the server process's CPU seconds (user + system)
+// per 100k requests over the run. Ratios against the cheapest raw C++ server and go-micro close the
+// table. Asserts nothing.
 //
 //   build/tests/bench/echo_bench [client threads=16] [seconds per run=3] [rounds=3] [payload=64]
 //   bash tests/bench/echo_bench.sh          # builds the Go servers, runs 16 and 64 in flight
@@ -120,9 +120,10 @@ int ServeRawAsync(const std::string& address) {
   return 0;
 }
 
-int ServeMicro(const std::string& address, int handler_threads) {
+int ServeMicro(const std::string& address, int handler_threads, bool adaptive = true) {
   micro::server::ServerOptions o;
   o.handler_threads = handler_threads;
+  o.adaptive_handlers = adaptive;
   o.name = "helloworld";
   o.address = address;
   o.registry = micro::registry::NewMemoryRegistry();
@@ -197,6 +198,7 @@ int main(int argc, char** argv) {
     if (mode == "serve-raw-async") return ServeRawAsync(argv[2]);
     if (mode == "serve-micro") return ServeMicro(argv[2], 0);
     if (mode == "serve-micro-inline") return ServeMicro(argv[2], -1);
+    if (mode == "serve-micro-pool") return ServeMicro(argv[2], 0, false);
   }
   micro::bench::RunArgs args = micro::bench::ParseRunArgs(argc, argv);
   if (argc <= 1) args.threads = 16;
@@ -242,7 +244,8 @@ int main(int argc, char** argv) {
   own("raw gRPC C++ async (CQ per core)", "serve-raw-async");
   own("raw callback, absl deadlock off", "serve-raw-callback-nodd");
   std::string micro_address;
-  Config* micro_pool = own("micro-cpp (handler pool)", "serve-micro", &micro_address);
+  Config* micro_pool = own("micro-cpp (default, adaptive)", "serve-micro", &micro_address);
+  own("micro-cpp (handler pool)", "serve-micro-pool");
   own("micro-cpp (inline handlers)", "serve-micro-inline");
   Config* gomicro = nullptr;
   if (const char* go = std::getenv("MICRO_BENCH_GOMICRO")) {
@@ -265,7 +268,7 @@ int main(int argc, char** argv) {
   auto micro_stub = std::make_shared<helloworld::GreeterService>("helloworld", client);
   if (micro_pool != nullptr) {
     auto c = std::make_unique<Config>();
-    c->name = "micro client -> micro-cpp (pool)";
+    c->name = "micro client -> micro-cpp (default)";
     c->server = micro_pool->server;
     c->call = [micro_stub, &req] {
       helloworld::Response rsp;

@@ -23,6 +23,7 @@
 #include "client/pool.h"
 #include "client/stream_call.h"
 #include "client/timer.h"
+#include "core/blocking.h"
 #include "core/runtime.h"
 #include "core/tls_config.h"
 #include "core/wire.h"
@@ -521,6 +522,7 @@ Client::~Client() = default;
 absl::Status Client::Call(absl::string_view service, absl::string_view endpoint,
                           const pb::Message& request, pb::Message* response,
                           const CallOptions& options) {
+  internal::NoteBlocking();  // a handler making this call blocks (server/placement.h)
   return impl_->Call(service, endpoint, request, response, options);
 }
 

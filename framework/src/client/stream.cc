@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/stream_call.h"
+#include "core/blocking.h"
 #include "core/wire.h"
 #include "micro/client/client.h"
 #include "micro/errors.h"
@@ -522,6 +523,7 @@ void Stream::RecvRawAsync(std::function<void(absl::StatusOr<std::string>)> done)
 absl::StatusOr<std::unique_ptr<Stream>> Client::OpenStream(absl::string_view service,
                                                            absl::string_view endpoint,
                                                            const CallOptions& options) {
+  internal::NoteBlocking();  // a handler opening a stream waits on it (server/placement.h)
   detail::StreamSetup setup;
   if (absl::Status s = streams_->Setup(service, endpoint, options, &setup); !s.ok()) return s;
   auto next = streams_->selector().Select(setup.service, {options.filters},

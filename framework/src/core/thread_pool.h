@@ -1,6 +1,8 @@
 // Internal: a fixed pool of threads running queued tasks, for handlers that may block.
 #pragma once
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -12,8 +14,14 @@ namespace micro::internal {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads) {
-    for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
+  // `name` (at most 15 characters) names the threads, as top -H and debuggers show them.
+  explicit ThreadPool(int threads, const char* name = "micro-pool") {
+    for (int i = 0; i < threads; ++i) {
+      workers_.emplace_back([this, name] {
+        pthread_setname_np(pthread_self(), name);
+        Work();
+      });
+    }
   }
   ~ThreadPool() {
     {

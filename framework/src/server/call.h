@@ -14,6 +14,7 @@
 #include "micro/cancel.h"
 #include "micro/metrics.h"
 #include "micro/server/handler.h"
+#include "server/placement.h"
 
 namespace micro::server::detail {
 
@@ -22,6 +23,7 @@ struct Endpoint {
   HandlerFn wrapped;       // method.handler inside the server's wrappers (unary)
   StreamHandlerFn stream;  // method.stream inside the stream wrappers (streaming)
   metrics::CallStats* stats = nullptr;
+  std::shared_ptr<Placement> placement;  // unary: where the handler runs
   bool streaming() const {
     return method.descriptor != nullptr &&
            (method.descriptor->client_streaming() || method.descriptor->server_streaming());

@@ -4,8 +4,10 @@
 //   stock reflection plugin lists the service;
 // - a callback generic service for every other path, which is how go-micro's
 //   "/<registered name>.<Service>/<Method>" form arrives.
-// Handlers run on a thread pool: go-micro handlers block (they call other
-// services), and blocking a gRPC callback thread would stall the server.
+// Handlers start on a thread pool: go-micro handlers block (they call other
+// services), and blocking a gRPC callback thread would stall the server. An
+// endpoint whose handler shows it does not block moves inline onto gRPC's
+// thread (server/placement.h).
 #include "micro/server/server.h"
 
 #include <google/protobuf/descriptor.h>
@@ -37,6 +39,7 @@
 #include "micro/log.h"
 #include "micro/metrics.h"
 #include "server/call.h"
+#include "server/placement.h"
 #include "server/registrar.h"
 #include "server/server_span.h"
 
@@ -82,7 +85,7 @@ class Server::Impl {
                          streaming ? " streams: it needs Method::stream"
                                    : " is unary: it needs Method::handler"));
       }
-      endpoints_.emplace(name, Endpoint{std::move(m), nullptr, nullptr});
+      endpoints_.emplace(name, Endpoint{std::move(m), nullptr, nullptr, nullptr, nullptr});
     }
     return absl::OkStatus();
   }
@@ -117,6 +120,7 @@ class Server::Impl {
         for (auto it = options_.wrappers.rbegin(); it != options_.wrappers.rend(); ++it)
           fn = (*it)(fn);
         ep.wrapped = std::move(fn);
+        ep.placement = std::make_shared<detail::Placement>();
       }
       if (options_.metrics)
         ep.stats = metrics::ServerStats(options_.name, options_.version, options_.id, name);
@@ -130,7 +134,7 @@ class Server::Impl {
     int threads = options_.handler_threads;
     if (threads == 0)
       threads = std::max(8, 4 * static_cast<int>(std::thread::hardware_concurrency()));
-    if (threads > 0) pool_ = std::make_unique<internal::ThreadPool>(threads);
+    if (threads > 0) pool_ = std::make_unique<internal::ThreadPool>(threads, "micro-handler");
 
     grpc::EnableDefaultHealthCheckService(options_.health);
     if (options_.reflection) {
@@ -282,9 +286,29 @@ class Server::Impl {
       done(Invoke(*ctx, *ep, request, response, std::move(cancel)));
       return;
     }
-    pool_->Post([this, ctx, ep, request, response, cancel = std::move(cancel),
+    detail::Placement* placement = options_.adaptive_handlers ? ep->placement.get() : nullptr;
+    if (placement != nullptr && placement->Inline()) {
+      // Shown not to block: here, on gRPC's thread (see server/placement.h).
+      auto probe = detail::Placement::Start(detail::Placement::Sample());
+      grpc::Status status = Invoke(*ctx, *ep, request, response, std::move(cancel));
+      bool by_call = false;
+      bool blocked = detail::Placement::Blocked(probe, &by_call);
+      placement->Inlined(blocked, by_call);
+      done(status);
+      return;
+    }
+    pool_->Post([this, ctx, ep, request, response, placement, cancel = std::move(cancel),
                  done = std::move(done)]() mutable {
-      done(Invoke(*ctx, *ep, request, response, std::move(cancel)));
+      if (placement == nullptr) {
+        done(Invoke(*ctx, *ep, request, response, std::move(cancel)));
+        return;
+      }
+      auto probe = detail::Placement::Start(true);
+      grpc::Status status = Invoke(*ctx, *ep, request, response, std::move(cancel));
+      bool by_call = false;
+      bool blocked = detail::Placement::Blocked(probe, &by_call);
+      placement->Pooled(blocked, by_call);
+      done(status);
     });
   }
 

@@ -45,6 +45,11 @@ struct ServerOptions {
   // Threads running handlers: 0 = 4 x cores (at least 8). Negative = run them
   // inline on gRPC's own threads: faster, for handlers that never block.
   int handler_threads = 0;
+  // With a pool: an endpoint whose handler is seen not to block (no call to
+  // another service, no sleeping or waiting, for 128 calls in a row) runs
+  // inline on gRPC's thread, and goes back to the pool when it is seen to
+  // block (for good once it calls another service). False: always the pool.
+  bool adaptive_handlers = true;
   int max_message_bytes = 4 << 20;  // largest request accepted
   // HTTP/2 streams (calls) one client connection may have open at once; more wait.
   int max_concurrent_streams = 1000;
