@@ -8,8 +8,8 @@
 //   and one caller asks for every service: how long until all S answers are fresh, and the
 //   registry lookups it took.
 // With MICRO_BENCH_GOMICRO_SELECTOR naming tests/interop/gomicro/cmd/selbench (built by
-// tests/bench/scale_bench.sh), go-micro v4's selector is measured the same way in each round, its
-// memory as Go heap growth per node. Asserts nothing.
+// tests/bench/selector_bench.sh scale), go-micro v4's selector is measured the same way in each
+// round, its memory as Go heap growth per node. Asserts nothing.
 //
 //   build/tests/bench/scale_bench [services=10000] [nodes=10] [rounds=3]
 #include <malloc.h>

@@ -6,7 +6,7 @@
 namespace micro::selector {
 
 enum class Strategy {
-  kRandom,      // uniform, from a per-thread generator
+  kRandom,  // uniform, from a per-thread generator
   // In order, per thread: each thread walks the nodes of a service one by one
   // from its own position (see selector.h), no shared write per pick.
   kRoundRobin,

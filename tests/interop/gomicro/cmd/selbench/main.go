@@ -67,19 +67,29 @@ func main() {
 		fmt.Fprintln(os.Stderr, "select:", err)
 		os.Exit(1)
 	}
-	var sink atomic.Int64
-	per := make([]float64, *threads)
+	ns := timeSelects(s, *threads, time.Duration(*ms)*time.Millisecond, func(int) []string {
+		return []string{"bench"}
+	})
+	fmt.Printf("ns %.1f\n", ns)
+}
+
+var sink atomic.Int64
+
+// timeSelects runs `threads` goroutines for `budget`, each doing Select+Next over the service names
+// names(goroutine) in turn; returns ns per Select+Next averaged over the goroutines.
+func timeSelects(s selector.Selector, threads int, budget time.Duration, names func(int) []string) float64 {
+	per := make([]float64, threads)
 	var wg sync.WaitGroup
-	budget := time.Duration(*ms) * time.Millisecond
-	for t := 0; t < *threads; t++ {
+	for t := 0; t < threads; t++ {
 		wg.Add(1)
 		go func(t int) {
 			defer wg.Done()
+			order := names(t)
 			start := time.Now()
 			calls, acc := 0, 0
 			for time.Since(start) < budget {
 				for i := 0; i < 64; i++ {
-					next, err := s.Select("bench")
+					next, err := s.Select(order[(calls+i)%len(order)])
 					if err != nil {
 						panic(err)
 					}
@@ -100,7 +110,7 @@ func main() {
 	for _, v := range per {
 		sum += v
 	}
-	fmt.Printf("ns %.1f\n", sum/float64(*threads))
+	return sum / float64(threads)
 }
 
 func scaleService(i, nodes int) *registry.Service {
@@ -156,7 +166,6 @@ func scale(services, nodes int, sets string, budget time.Duration) {
 	for i := range names {
 		names[i] = "go.micro.srv.scale" + strconv.Itoa(i)
 	}
-	var sink atomic.Int64
 	for _, f := range strings.Split(sets, ",") {
 		set, err := strconv.Atoi(f)
 		if err != nil || set < 1 || set > services {
@@ -164,40 +173,15 @@ func scale(services, nodes int, sets string, budget time.Duration) {
 			os.Exit(2)
 		}
 		for _, threads := range []int{1, 2} {
-			per := make([]float64, threads)
-			var wg sync.WaitGroup
-			for t := 0; t < threads; t++ {
-				wg.Add(1)
-				go func(t int) {
-					defer wg.Done()
-					rng := rand.New(rand.NewSource(int64(t + 1)))
-					order := make([]int, 4096)
-					for i := range order {
-						order[i] = rng.Intn(set)
-					}
-					start := time.Now()
-					calls, acc := 0, 0
-					for time.Since(start) < budget {
-						for _, o := range order {
-							next, err := s.Select(names[o])
-							if err != nil {
-								panic(err)
-							}
-							node, _ := next()
-							acc += len(node.Address)
-						}
-						calls += len(order)
-					}
-					per[t] = float64(time.Since(start).Nanoseconds()) / float64(calls)
-					sink.Add(int64(acc))
-				}(t)
-			}
-			wg.Wait()
-			sum := 0.0
-			for _, v := range per {
-				sum += v
-			}
-			fmt.Printf("set %d threads %d ns %.1f\n", set, threads, sum/float64(threads))
+			ns := timeSelects(s, threads, budget, func(t int) []string {
+				rng := rand.New(rand.NewSource(int64(t + 1)))
+				order := make([]string, 4096)
+				for i := range order {
+					order[i] = names[rng.Intn(set)]
+				}
+				return order
+			})
+			fmt.Printf("set %d threads %d ns %.1f\n", set, threads, ns)
 		}
 	}
 }
