@@ -9,8 +9,8 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DMICRO_FUZZ=ON \
   -DMICRO_BUILD_TESTS=OFF -DMICRO_BUILD_EXAMPLES=OFF -DMICRO_BUILD_BENCH=OFF >/dev/null
-cmake --build build-fuzz --target mdns_fuzz consul_fuzz gateway_fuzz etcd_fuzz h2_fuzz trace_fuzz
-for target in mdns_fuzz consul_fuzz gateway_fuzz etcd_fuzz h2_fuzz trace_fuzz; do
+cmake --build build-fuzz --target mdns_fuzz consul_fuzz gateway_fuzz etcd_fuzz h2_fuzz trace_fuzz broker_fuzz
+for target in mdns_fuzz consul_fuzz gateway_fuzz etcd_fuzz h2_fuzz trace_fuzz broker_fuzz; do
   corpus=tests/fuzz/corpus/${target%_fuzz}
   work=build-fuzz/corpus-${target%_fuzz}
   mkdir -p "$work"
