@@ -1,5 +1,6 @@
 #include "micro/broker/memory.h"
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
