@@ -38,6 +38,8 @@ struct Event {
 };
 
 // Returns an error to say the message was not handled (logged; at most once: not redelivered).
+// It runs on a thread of the broker's choosing (each plugin's header says which; the memory
+// broker's is the publisher's), possibly on several at once, and should not block long.
 using Handler = std::function<absl::Status(const Event& event)>;
 
 struct SubscribeOptions {
@@ -56,7 +58,10 @@ class Subscriber {
   virtual absl::Status Unsubscribe() = 0;
 };
 
-// All methods are thread-safe.
+// All methods are thread-safe. Publish returns once the plugin has handed the message on; it may
+// wait that long, never for a subscriber to finish unless the plugin says so (the memory broker
+// does: it runs the handlers). A Subscriber keeps what it needs of its broker alive and may be
+// destroyed after it, on any thread.
 class Broker {
  public:
   virtual ~Broker() = default;
