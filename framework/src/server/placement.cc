@@ -56,7 +56,6 @@ void Placement::Inlined(bool blocked, bool by_call) {
   streak_.store(0, std::memory_order_relaxed);
   if (by_call) pinned_.store(true, std::memory_order_relaxed);
   if (!was) return;  // another thread demoted it already
-  demotions_.fetch_add(1, std::memory_order_relaxed);
   std::uint32_t n = needed_.load(std::memory_order_relaxed);
   needed_.store(std::min(kMaxStreak, n * 2), std::memory_order_relaxed);
 }

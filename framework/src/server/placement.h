@@ -28,37 +28,44 @@ class Placement {
   static constexpr std::uint32_t kMaxStreak = 1u << 16;
   static constexpr std::uint32_t kSampleEvery = 16;
 
-  // What a handler run is watched with.
+  bool Inline() const { return inline_.load(std::memory_order_relaxed); }
+
+  // Runs the handler call `run` (on the pool, or inline on gRPC's thread) watched as above, learns
+  // from it and returns what it returned.
+  template <typename Run>
+  auto Watch(bool on_pool, Run&& run) {
+    Probe probe = Start(on_pool || Sample());
+    auto result = run();
+    bool by_call = false;
+    bool blocked = Blocked(probe, &by_call);
+    if (on_pool) {
+      Pooled(blocked, by_call);
+    } else {
+      Inlined(blocked, by_call);
+    }
+    return result;
+  }
+
+ private:
   struct Probe {
     long switches = -1;  // voluntary context switches at the start; -1 = not measured
     // The flag of a handler this one runs inside of: gRPC may serve a call on the thread of a
     // handler that waits for it (a service calling itself).
     bool outer = false;
   };
-
-  bool Inline() const { return inline_.load(std::memory_order_relaxed); }
-
-  // Before the handler: sets the blocking flag aside; measures context switches if `measure`.
+  // Sets the blocking flag aside; measures context switches if `measure`.
   static Probe Start(bool measure);
-  // Whether the run that `probe` started blocked; `by_call` says it made a framework blocking
-  // call. Puts back the flag Start set aside.
+  // Whether the run blocked; `by_call`: it made a framework blocking call. Restores the flag.
   static bool Blocked(const Probe& probe, bool* by_call);
-  // Whether an inline run should be measured (one in kSampleEvery, per thread).
+  // One inline run in kSampleEvery, per thread, is measured.
   static bool Sample();
-
-  // After a run on the pool, and after an inline run.
   void Pooled(bool blocked, bool by_call);
   void Inlined(bool blocked, bool by_call);
 
-  // For tests and metrics: how often the endpoint went back to the pool.
-  std::uint32_t demotions() const { return demotions_.load(std::memory_order_relaxed); }
-
- private:
   std::atomic<bool> inline_{false};
   std::atomic<bool> pinned_{false};  // on the pool for good
   std::atomic<std::uint32_t> streak_{0};
   std::atomic<std::uint32_t> needed_{kFirstStreak};
-  std::atomic<std::uint32_t> demotions_{0};
 };
 
 }  // namespace micro::server::detail

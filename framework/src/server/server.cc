@@ -287,28 +287,15 @@ class Server::Impl {
       return;
     }
     detail::Placement* placement = options_.adaptive_handlers ? ep->placement.get() : nullptr;
+    auto run = [&] { return Invoke(*ctx, *ep, request, response, std::move(cancel)); };
     if (placement != nullptr && placement->Inline()) {
-      // Shown not to block: here, on gRPC's thread (see server/placement.h).
-      auto probe = detail::Placement::Start(detail::Placement::Sample());
-      grpc::Status status = Invoke(*ctx, *ep, request, response, std::move(cancel));
-      bool by_call = false;
-      bool blocked = detail::Placement::Blocked(probe, &by_call);
-      placement->Inlined(blocked, by_call);
-      done(status);
+      done(placement->Watch(/*on_pool=*/false, run));  // here, on gRPC's thread
       return;
     }
     pool_->Post([this, ctx, ep, request, response, placement, cancel = std::move(cancel),
                  done = std::move(done)]() mutable {
-      if (placement == nullptr) {
-        done(Invoke(*ctx, *ep, request, response, std::move(cancel)));
-        return;
-      }
-      auto probe = detail::Placement::Start(true);
-      grpc::Status status = Invoke(*ctx, *ep, request, response, std::move(cancel));
-      bool by_call = false;
-      bool blocked = detail::Placement::Blocked(probe, &by_call);
-      placement->Pooled(blocked, by_call);
-      done(status);
+      auto run = [&] { return Invoke(*ctx, *ep, request, response, std::move(cancel)); };
+      done(placement == nullptr ? run() : placement->Watch(/*on_pool=*/true, run));
     });
   }
 
