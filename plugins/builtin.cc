@@ -6,7 +6,9 @@
 #include "absl/strings/str_join.h"
 #include "consul_registry.h"
 #include "etcd_registry.h"
+#include "http_broker.h"
 #include "mdns_registry.h"
+#include "micro/broker/plugin.h"
 #include "micro/registry/plugin.h"
 
 namespace micro {
@@ -56,6 +58,14 @@ absl::StatusOr<std::unique_ptr<registry::Registry>> MakeEtcd(
   return etcd::NewEtcdRegistry(std::move(*options));
 }
 
+// http://[host:port][?advertise=...], see http_broker.h.
+absl::StatusOr<std::unique_ptr<broker::Broker>> MakeHttpBroker(
+    const broker::BrokerAddress& address, const broker::BrokerContext& context) {
+  auto options = httpbroker::HttpBrokerOptionsFrom(address, context);
+  if (!options.ok()) return options.status();
+  return httpbroker::NewHttpBroker(std::move(*options));
+}
+
 void Add(const char* scheme, registry::RegistryFactory factory) {
   absl::Status s = registry::RegisterRegistryPlugin(scheme, std::move(factory));
   // Only a scheme already taken by the application itself can fail here; its own wins.
@@ -70,6 +80,7 @@ void RegisterBuiltinPlugins() {
     Add("mdns", MakeMdns);
     Add("consul", MakeConsul);
     Add("etcd", MakeEtcd);
+    (void)broker::RegisterBrokerPlugin("http", MakeHttpBroker);
   });
 }
 

@@ -6,6 +6,8 @@
 //   micro stream NAME Endpoint ['{json}']    a stream: requests from stdin, answers as JSON lines
 //   micro health NAME                        gRPC health of every node of NAME
 //   micro watch [NAME]                       print registry events as they happen
+//   micro publish TOPIC '{json}'             publish a JSON message on the broker
+//   micro subscribe TOPIC                    print the topic's messages as JSON lines
 //   micro new NAME [--dir D]                 write a new service project (find_package(micro))
 //   micro version                            print micro-cpp's version
 //
@@ -31,6 +33,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "micro/broker/plugin.h"
 #include "micro/client/client.h"
 #include "micro/errors.h"
 #include "micro/flagset.h"
@@ -40,6 +43,7 @@
 #include "micro/tls.h"
 #include "micro/version.h"
 #include "new.h"
+#include "pubsub.h"
 
 namespace {
 
@@ -66,6 +70,12 @@ const Command kCommands[] = {
     {"health", "NAME",
      "Ask every node of NAME for its gRPC health; exit 1 unless all are SERVING."},
     {"watch", "[NAME]", "Print registry events (create, update, delete) until Ctrl-C or --count."},
+    {"publish", "TOPIC JSON",
+     "Publish JSON on TOPIC through the broker (--broker, default http: go-micro's, subscribers\n"
+     "found in the registry), with Content-Type application/json and --metadata as headers."},
+    {"subscribe", "TOPIC",
+     "Print each message of TOPIC as a JSON line {\"topic\",\"header\",\"body\"} until Ctrl-C\n"
+     "or --count; --queue joins a queue group (one member of it gets each message)."},
     {"new", "NAME",
      "Write a new service project into ./NAME (or --dir): proto, handler, main.cc, a\n"
      "CMakeLists.txt using find_package(micro), README and Dockerfile. Then:\n"
@@ -319,7 +329,13 @@ int main(int argc, char** argv) {
                  "deadline of call and health", &timeout);
   flags.String("metadata", "", "", "call metadata, k=v[,k=v...]", &metadata);
   flags.Bool("json", "", false, "service: print JSON", &json);
-  flags.Int("count", "", 0, "watch: stop after this many events (0 = never)", &count);
+  flags.Int("count", "", 0, "watch, subscribe: stop after this many events (0 = never)", &count);
+  std::string broker, broker_address, queue;
+  flags.String("broker", "MICRO_BROKER", "http",
+               "publish/subscribe: broker, http, memory or a URI such as http://0.0.0.0:0",
+               &broker);
+  flags.String("broker_address", "MICRO_BROKER_ADDRESS", "", "broker address", &broker_address);
+  flags.String("queue", "", "", "subscribe: the queue group to join", &queue);
   std::string dir;
   flags.String("dir", "", "", "new: the directory to write (default ./NAME)", &dir);
   micro::tls::Options& t = tls_options;
@@ -372,8 +388,8 @@ int main(int argc, char** argv) {
   }
   const std::string c = args[0];
   const bool call = c == "call" || c == "stream";
-  const std::size_t want_min = c == "services" || c == "watch" ? 1 : call ? 3 : 2;
-  const std::size_t want_max = c == "services" ? 1 : call ? 4 : 2;
+  const std::size_t want_min = c == "services" || c == "watch" ? 1 : call || c == "publish" ? 3 : 2;
+  const std::size_t want_max = c == "services" ? 1 : call ? 4 : c == "publish" ? 3 : 2;
   if (args.size() < want_min || args.size() > want_max) {
     return Fail(kUsage, absl::StrCat("usage: micro ", cmd->name, " ", cmd->args));
   }
@@ -408,5 +424,12 @@ int main(int argc, char** argv) {
     std::_Exit(Stream(r, args[1], args[2], args.size() > 3 ? args[3] : "", metadata));
   }
   if (c == "health") return Health(*r, args[1], timeout);
+  if (c == "publish" || c == "subscribe") {
+    absl::StatusOr<std::string> b = micro::broker::BrokerUri(broker, broker_address);
+    if (!b.ok()) return Fail(kUsage, b.status().message());
+    micro::tools::BrokerCommand bc{*b, r, WithMetadata(metadata).metadata};
+    if (c == "publish") return micro::tools::Publish(bc, args[1], args[2]);
+    return micro::tools::Subscribe(bc, args[1], queue, count);
+  }
   return Watch(*r, args.size() > 1 ? args[1] : "", count);
 }

@@ -17,8 +17,12 @@
 // Service itself knows only memory://; including micro/micro.h (target
 // micro::micro) adds the built-in mdns, consul and etcd plugins.
 //
+// Broker URIs are resolved the same way (micro/broker/plugin.h): memory:// alone, http://
+// (the default) with micro/micro.h.
+//
 // Thread-safety: configure (options, AddFlag, Init) from one thread; after
-// that server(), client(), registry() and Shutdown() may be called from any.
+// that server(), client(), registry(), broker(), Subscribe() and Shutdown() may
+// be called from any.
 //
 // Run: BeforeStart hooks, start (listen, register), AfterStart hooks, wait for
 // SIGINT/SIGTERM (or Shutdown()), BeforeStop hooks, stop (deregister, drain),
@@ -34,14 +38,22 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "micro/client/options.h"
 #include "micro/server/options.h"
 #include "micro/tls.h"
+
+namespace google::protobuf {
+class Message;
+}
 
 namespace micro {
 
 namespace server {
 class Server;
+}
+namespace broker {
+class Broker;
 }
 namespace client {
 class Client;
@@ -56,6 +68,12 @@ struct Options {
   // default: multicast DNS on the LAN), "mdns://127.0.0.1" (this machine
   // only), "consul://127.0.0.1:8500", "memory://" (this process only).
   std::string registry = "mdns://";
+  // Broker URI for events (micro/event.h), used when no broker object was given: "http://"
+  // (go-micro's default: subscribers serve HTTP on 127.0.0.1 and register in the registry),
+  // "http://0.0.0.0:0" (reachable from other machines), "memory://" (this process only).
+  std::string broker = "http://";
+  std::shared_ptr<broker::Broker> broker_object;
+  std::vector<server::SubscriberWrapper> subscriber_wrappers;
   std::vector<Hook> before_start, after_start, before_stop, after_stop;
 
   // Observability (docs/operations.md). Prometheus text on
@@ -95,6 +113,14 @@ class Service {
   server::Server& server();
   std::shared_ptr<client::Client> client();
   std::shared_ptr<registry::Registry> registry();
+  // The service's broker (Options::broker), made and connected on first use. Errors name the
+  // broker URI (unknown scheme, bad address, nothing to listen on).
+  absl::StatusOr<std::shared_ptr<broker::Broker>> broker();
+  // Subscribes `fn` to `topic`, messages decoded as `prototype`'s type: when the service starts,
+  // or at once when it runs; unsubscribed when it stops. micro::RegisterSubscriber<T> (micro/
+  // event.h) is the typed way to call it. InvalidArgument for an empty topic.
+  absl::Status Subscribe(std::string topic, const google::protobuf::Message& prototype,
+                         server::SubscriberFn fn, server::SubscriberOptions options = {});
 
   absl::Status Start();
   absl::Status Stop();
@@ -135,6 +161,10 @@ Option RegisterCheck(std::function<absl::Status()> check);
 Option RegisterRequired(bool required);
 Option Registry(std::string uri);
 Option Registry(std::shared_ptr<registry::Registry> registry);
+// The broker events go through: a URI (see Options::broker) or an object of the application's.
+Option Broker(std::string uri);
+Option Broker(std::shared_ptr<broker::Broker> broker);
+Option WrapSubscriber(server::SubscriberWrapper wrapper);
 Option Retries(int retries);
 Option RequestTimeout(std::chrono::milliseconds timeout);
 Option DrainGrace(std::chrono::milliseconds grace);

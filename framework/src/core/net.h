@@ -13,13 +13,10 @@ using plugin::JoinHostPort;
 using plugin::SplitHostPort;
 // True for "", "0.0.0.0", "::" and "[::]".
 bool IsUnspecified(absl::string_view host);
-// An address of this machine others can reach: the first non-loopback IPv4 of
-// an interface that is up, else 127.0.0.1.
-std::string ReachableHost();
+using plugin::NewUuid;
+using plugin::ReachableHost;
 // OK when `host`:`port` can be bound now (SO_REUSEADDR, not SO_REUSEPORT);
 // otherwise the errno text ("Address already in use").
 absl::Status CheckPortFree(const std::string& host, int port);
-// A random RFC 4122 version 4 UUID.
-std::string NewUuid();
 
 }  // namespace micro::internal

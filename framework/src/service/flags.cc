@@ -1,9 +1,13 @@
 #include "service/flags.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "micro/broker/plugin.h"
 #include "micro/log.h"
 #include "micro/registry/plugin.h"
 
@@ -37,6 +41,12 @@ void AddServiceFlags(FlagSet* f, Options* o, ServiceFlagValues* v) {
             "registry: mdns, consul, etcd, memory, or a URI like consul://host:8500", &v->registry);
   f->String("registry_address", "MICRO_REGISTRY_ADDRESS", "",
             "comma-separated registry addresses (host:port,...)", &v->registry_address);
+  f->String("broker", "MICRO_BROKER", o->broker,
+            "broker for events: http, memory, or a URI like http://0.0.0.0:0", &v->broker);
+  f->String("broker_address", "MICRO_BROKER_ADDRESS", "",
+            "broker address: where the http broker serves subscribers (host:port), or the "
+            "brokers' addresses (host:port,...)",
+            &v->broker_address);
   f->String("server_address", "MICRO_SERVER_ADDRESS", s.address,
             "address to listen on, host:port (:0 = any port)", &s.address);
   f->String("server_advertise", "MICRO_SERVER_ADVERTISE", s.advertise,
@@ -110,8 +120,39 @@ void AddServiceFlags(FlagSet* f, Options* o, ServiceFlagValues* v) {
             "share of the traces this service starts that are recorded, 0 to 1", &v->trace_sample);
 }
 
+namespace {
+
+// --broker/--broker_address into o->broker, as the registry's pair.
+absl::Status ApplyBrokerFlags(const FlagSet& f, const ServiceFlagValues& v, Options* o,
+                              bool* broker_set) {
+  *broker_set = false;
+  std::string kind_src = f.Source("broker"), addr_src = f.Source("broker_address");
+  if (kind_src.empty() && addr_src.empty()) return absl::OkStatus();
+  std::string kind = v.broker;
+  if (kind_src.empty()) {
+    auto parsed = broker::ParseBrokerAddress(o->broker);
+    kind = parsed.ok() ? parsed->scheme : o->broker;
+  }
+  const std::string& source = kind_src.empty() ? addr_src : kind_src;
+  auto uri = broker::BrokerUri(kind, addr_src.empty() ? "" : v.broker_address);
+  if (!uri.ok()) return Bad(source, uri.status().message());
+  auto parsed = broker::ParseBrokerAddress(*uri);
+  if (!parsed.ok()) return Bad(source, parsed.status().message());
+  std::vector<std::string> known = broker::BrokerSchemes();
+  if (std::find(known.begin(), known.end(), parsed->scheme) == known.end()) {
+    return Bad(source, absl::StrCat("unknown broker \"", parsed->scheme,
+                                    "\" (known: ", absl::StrJoin(known, ", "), ")"));
+  }
+  o->broker = *uri;
+  *broker_set = true;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ApplyServiceFlags(const FlagSet& f, const ServiceFlagValues& v, Options* o,
-                               bool* registry_set) {
+                               bool* registry_set, bool* broker_set) {
+  if (absl::Status s = ApplyBrokerFlags(f, v, o, broker_set); !s.ok()) return s;
   const std::string& reg = v.registry;
   const std::string& addr = v.registry_address;
   *registry_set = false;

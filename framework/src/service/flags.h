@@ -15,6 +15,7 @@ namespace micro::internal {
 struct ServiceFlagValues {
   std::vector<std::string> metadata;
   std::string registry, registry_address;
+  std::string broker, broker_address;
   int pool_size = 0;
   std::string strategy;
   std::string trace_sample;
@@ -26,9 +27,9 @@ struct ServiceFlagValues {
 void AddServiceFlags(FlagSet* flags, Options* options, ServiceFlagValues* values);
 
 // After flags.Parse: checks ranges and folds metadata and the registry flags
-// into `options`; flag > variable > code > default. `registry_set` tells
-// whether a flag or variable named the registry.
+// into `options`; flag > variable > code > default. `registry_set` and `broker_set` tell
+// whether a flag or variable named the registry or the broker.
 absl::Status ApplyServiceFlags(const FlagSet& flags, const ServiceFlagValues& values,
-                               Options* options, bool* registry_set);
+                               Options* options, bool* registry_set, bool* broker_set);
 
 }  // namespace micro::internal

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "core/http.h"
 #include "core/net.h"
+#include "micro/broker/plugin.h"
 #include "micro/client/client.h"
 #include "micro/flagset.h"
 #include "micro/log.h"
@@ -26,6 +27,7 @@
 #include "micro/trace.h"
 #include "micro/version.h"
 #include "service/flags.h"
+#include "service/pubsub.h"
 
 namespace micro {
 namespace {
@@ -98,7 +100,7 @@ class Service::Impl {
     bool version = false;
     flags.Bool("version", "", false, "print the version and exit", &version);
     std::vector<std::string> args;
-    bool help = false, registry_set = false;
+    bool help = false, registry_set = false, broker_set = false;
     absl::Status s = flags.Parse(argc, argv, &args, &help);
     if (help) {
       std::fputs(flags.Usage().c_str(), stdout);
@@ -114,10 +116,12 @@ class Service::Impl {
       return absl::InvalidArgumentError(
           absl::StrCat("unexpected argument \"", args[0], "\" (flags start with --; see --help)"));
     }
-    if (s = internal::ApplyServiceFlags(flags, values, &o, &registry_set); !s.ok()) return s;
+    if (s = internal::ApplyServiceFlags(flags, values, &o, &registry_set, &broker_set); !s.ok())
+      return s;
     if (s = ApplyLogOptions(o); !s.ok()) return s;
-    // A registry named by flag or variable replaces one given in code.
+    // A registry or broker named by flag or variable replaces one given in code.
     if (registry_set) o.server.registry = nullptr;
+    if (broker_set) o.broker_object = nullptr;
     {
       std::lock_guard<std::mutex> l(mu_);
       options_ = std::move(o);
@@ -158,6 +162,26 @@ class Service::Impl {
       options_.server.registry = std::shared_ptr<registry::Registry>(std::move(*made));
     }
     return options_.server.registry;
+  }
+
+  // The events side, made on first use with the options as Init left them.
+  internal::PubSub& Events() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (pubsub_ == nullptr) {
+      pubsub_ = std::make_unique<internal::PubSub>(
+          options_.server.name,
+          [this]() -> absl::StatusOr<std::shared_ptr<broker::Broker>> {
+            if (options_.broker_object != nullptr) return options_.broker_object;
+            broker::BrokerContext context;
+            auto reg = Registry();
+            if (reg.ok()) context.registry = *reg;
+            auto made = broker::NewBroker(options_.broker, context);
+            if (!made.ok()) return made.status();
+            return std::shared_ptr<broker::Broker>(std::move(*made));
+          },
+          options_.subscriber_wrappers);
+    }
+    return *pubsub_;
   }
 
   server::Server& Server() {
@@ -238,6 +262,12 @@ class Service::Impl {
       return s;
     }
     if (absl::Status s = srv.Start(); !s.ok()) {
+      StopObservability();
+      return s;
+    }
+    if (absl::Status s = Events().Start(); !s.ok()) {
+      (void)Events().Stop();
+      (void)srv.Stop();
       StopObservability();
       return s;
     }
@@ -338,6 +368,10 @@ class Service::Impl {
     std::vector<std::string> errors;
     if (absl::Status s = RunHooks(options_.before_stop, "before stop", false); !s.ok())
       errors.emplace_back(s.message());
+    if (pubsub_ != nullptr) {
+      if (absl::Status s = pubsub_->Stop(); !s.ok())
+        errors.push_back(absl::StrCat("events: ", s.message()));
+    }
     if (server_ != nullptr) {
       if (absl::Status s = server_->Stop(); !s.ok())
         errors.push_back(absl::StrCat("stop: ", s.message()));
@@ -375,6 +409,7 @@ class Service::Impl {
   std::mutex mu_;
   std::unique_ptr<server::Server> server_;
   std::shared_ptr<client::Client> client_;
+  std::unique_ptr<internal::PubSub> pubsub_;
   std::unique_ptr<internal::HttpServer> metrics_;
   std::unique_ptr<internal::HttpServer> health_;  // /health on an address of its own
   std::uint64_t collector_ = 0;
@@ -410,6 +445,13 @@ std::shared_ptr<client::Client> Service::client() { return impl_->Client(); }
 std::shared_ptr<registry::Registry> Service::registry() {
   auto r = impl_->Registry();
   return r.ok() ? *r : nullptr;
+}
+absl::StatusOr<std::shared_ptr<broker::Broker>> Service::broker() {
+  return impl_->Events().Broker();
+}
+absl::Status Service::Subscribe(std::string topic, const google::protobuf::Message& prototype,
+                                server::SubscriberFn fn, server::SubscriberOptions options) {
+  return impl_->Events().Subscribe(std::move(topic), prototype, std::move(fn), std::move(options));
 }
 absl::Status Service::Start() { return impl_->Start(); }
 absl::Status Service::Stop() { return impl_->Stop(); }
@@ -461,6 +503,18 @@ Option Registry(std::string uri) {
 }
 Option Registry(std::shared_ptr<registry::Registry> r) {
   return [r](Options& o) { o.server.registry = r; };
+}
+Option Broker(std::string uri) {
+  return [uri](Options& o) {
+    o.broker = uri;
+    o.broker_object = nullptr;
+  };
+}
+Option Broker(std::shared_ptr<broker::Broker> b) {
+  return [b](Options& o) { o.broker_object = b; };
+}
+Option WrapSubscriber(server::SubscriberWrapper w) {
+  return [w](Options& o) { o.subscriber_wrappers.push_back(w); };
 }
 Option Retries(int v) {
   return [v](Options& o) { o.client.retries = v; };

@@ -1,5 +1,5 @@
-// Everything a service author needs: NewService and its options, errors,
-// logging, and the built-in registries (mdns, the default; consul; etcd;
+// Everything a service author needs: NewService and its options, events, errors,
+// logging, the built-in http broker, and the built-in registries (mdns, the default; consul; etcd;
 // memory). Link the CMake target micro::micro.
 //
 // Including this header puts the built-in plugins in the registry scheme table,
@@ -11,6 +11,7 @@
 
 #include "micro/client/client.h"
 #include "micro/errors.h"
+#include "micro/event.h"
 #include "micro/log.h"
 #include "micro/plugins/builtin.h"
 #include "micro/server/server.h"

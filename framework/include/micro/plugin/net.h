@@ -1,5 +1,5 @@
 // Plugin kit: host:port handling, as Go's net.SplitHostPort/JoinHostPort do it
-// (IPv6 hosts in brackets). Thread-safe, no I/O.
+// (IPv6 hosts in brackets); this machine's reachable address; ids. Thread-safe.
 #pragma once
 
 #include <string>
@@ -18,5 +18,11 @@ absl::Status SplitHostPort(absl::string_view address, int default_port, std::str
                            int* port);
 // "host:port", or "[v6]:port" for a host with a colon.
 std::string JoinHostPort(absl::string_view host, int port);
+
+// An address of this machine others can reach: the first non-loopback IPv4 of an interface
+// that is up, else 127.0.0.1 (what a node registers when it listens on 0.0.0.0).
+std::string ReachableHost();
+// A random RFC 4122 version 4 UUID.
+std::string NewUuid();
 
 }  // namespace micro::plugin

@@ -47,6 +47,21 @@ using HandlerFn = std::function<absl::Status(Context& ctx, const google::protobu
 // Middleware: takes the next handler, returns one that wraps it.
 using HandlerWrapper = std::function<HandlerFn(HandlerFn next)>;
 
+// A subscriber of a broker topic (micro/event.h): `ctx` says where the message came from
+// (endpoint: the topic; metadata: the message's headers, lower-case keys, Content-Type aside;
+// span: its trace), `message` is decoded by its Content-Type. An error is logged and counted;
+// the message is not redelivered (at most once).
+using SubscriberFn =
+    std::function<absl::Status(Context& ctx, const google::protobuf::Message& message)>;
+// Middleware around subscribers, as HandlerWrapper is around handlers.
+using SubscriberWrapper = std::function<SubscriberFn(SubscriberFn next)>;
+
+struct SubscriberOptions {
+  // Subscribers sharing a queue name share the topic: each message goes to one of them (one
+  // node of a service, typically). Empty: every subscriber gets every message.
+  std::string queue;
+};
+
 // One open stream, as its handler sees it. Recv and Send block; they are for the handler's own
 // thread (one Recv and one Send may run at once, from two threads, for a bidirectional stream).
 class ServerStream {
