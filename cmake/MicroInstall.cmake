@@ -14,7 +14,7 @@ include(CMakePackageConfigHelpers)
 set(MICRO_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/micro)
 
 install(TARGETS micro_registry micro_registry_contract micro_selector micro_framework micro_service micro_plugins micro_mdns
-                micro_consul micro_etcd micro_etcd_proto micro_broker_http micro_micro protoc-gen-micro
+                micro_consul micro_etcd micro_etcd_proto micro_broker_http micro_broker_nats micro_micro protoc-gen-micro
         EXPORT microTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

@@ -22,7 +22,7 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "cmake (>= 3.22), g++, make, pkg-config, libgrpc++-dev, protobuf-compiler-grpc, libprotobuf-dev, protobuf-compiler, libabsl-dev, libboost-dev, nlohmann-json3-dev, zlib1g-dev, libssl-dev, libnghttp2-dev")
+    "cmake (>= 3.22), g++, make, pkg-config, libgrpc++-dev, protobuf-compiler-grpc, libprotobuf-dev, protobuf-compiler, libabsl-dev, libboost-dev, nlohmann-json3-dev, zlib1g-dev, libssl-dev, libnghttp2-dev, libnats-dev")
 # Executables are stripped (CPACK_STRIP_FILES); static libraries lose their debug sections
 # (MicroInstall.cmake), which keeps the package near a tenth of the RelWithDebInfo tree.
 set(CPACK_STRIP_FILES ON)

@@ -47,7 +47,7 @@ case "$registry" in
   *) echo "demo: --registry takes mdns, consul or etcd, not \"$registry\"" >&2; exit 2 ;;
 esac
 
-services=(auth geo profile rate hotel)
+services=(auth geo profile rate hotel stats)
 if ((build_it)); then
   echo "== building the hotel services, the gateway and the micro CLI (the first build takes a few minutes)"
   cmake -S . -B "$build" -G Ninja >/dev/null
@@ -217,6 +217,15 @@ echo
 echo "== the same without a token: a go-micro error with its HTTP status"
 echo "curl ${curl_tls[*]} -i -d '$body' $url"
 curl -s "${curl_tls[@]}" -i -d "$body" "$url" | sed -n '1p;$p'
+echo
+echo "== what the searches announced (hotel.searched events, counted by hotel-stats):"
+echo "curl ${curl_tls[*]} -d '{}' $scheme://127.0.0.1:$port/stats/searches"
+for _ in $(seq 1 50); do
+  stats=$(curl -s "${curl_tls[@]}" -d '{}' "$scheme://127.0.0.1:$port/stats/searches" || true)
+  [[ $stats == *'"searches"'* ]] && break
+  sleep 0.2
+done
+echo "$stats"
 echo
 echo "== what the registry holds: $build/tools/micro --registry $MICRO_REGISTRY services"
 "$build/tools/micro" services

@@ -9,11 +9,11 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache git clang-format
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libprotoc-dev
-  libabsl-dev libboost-dev nlohmann-json3-dev zlib1g-dev libssl-dev libnghttp2-dev
+  libabsl-dev libboost-dev nlohmann-json3-dev zlib1g-dev libssl-dev libnghttp2-dev libnats-dev
   # tests and demo (clang and its runtime: the libFuzzer targets)
   catch2 curl procps iproute2 clang libclang-rt-14-dev
   # real registries and tools for the integration tests, the gateway load test and compose checks
-  etcd-server etcd-client wrk docker-compose python3-yaml openssl
+  etcd-server etcd-client nats-server wrk docker-compose python3-yaml openssl
   # observability tests: a real Prometheus server, and a venv for the official OTLP protos
   prometheus python3-venv
 )

@@ -10,6 +10,7 @@
 #include "mdns_registry.h"
 #include "micro/broker/plugin.h"
 #include "micro/registry/plugin.h"
+#include "nats_broker.h"
 
 namespace micro {
 namespace {
@@ -66,6 +67,14 @@ absl::StatusOr<std::unique_ptr<broker::Broker>> MakeHttpBroker(
   return httpbroker::NewHttpBroker(std::move(*options));
 }
 
+// nats://host:port[,host:port...][?queue=...], see nats_broker.h.
+absl::StatusOr<std::unique_ptr<broker::Broker>> MakeNatsBroker(const broker::BrokerAddress& address,
+                                                               const broker::BrokerContext&) {
+  auto options = natsbroker::NatsBrokerOptionsFrom(address);
+  if (!options.ok()) return options.status();
+  return natsbroker::NewNatsBroker(std::move(*options));
+}
+
 void Add(const char* scheme, registry::RegistryFactory factory) {
   absl::Status s = registry::RegisterRegistryPlugin(scheme, std::move(factory));
   // Only a scheme already taken by the application itself can fail here; its own wins.
@@ -81,6 +90,7 @@ void RegisterBuiltinPlugins() {
     Add("consul", MakeConsul);
     Add("etcd", MakeEtcd);
     (void)broker::RegisterBrokerPlugin("http", MakeHttpBroker);
+    (void)broker::RegisterBrokerPlugin("nats", MakeNatsBroker);
   });
 }
 

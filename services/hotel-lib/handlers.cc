@@ -167,11 +167,12 @@ absl::Status Downstream(const char* what, const absl::Status& s) {
 
 }  // namespace
 
-HotelImpl::HotelImpl(std::shared_ptr<micro::client::Client> client)
+HotelImpl::HotelImpl(std::shared_ptr<micro::client::Client> client, SearchedFn searched)
     : auth_(kAuthService, client),
       geo_(kGeoService, client),
       profile_(kProfileService, client),
-      rate_(kRateService, client) {}
+      rate_(kRateService, client),
+      searched_(std::move(searched)) {}
 
 absl::Status HotelImpl::Rates(micro::server::Context& ctx, const hotel::Request& req,
                               hotel::Response* rsp) {
@@ -210,7 +211,21 @@ absl::Status HotelImpl::Rates(micro::server::Context& ctx, const hotel::Request&
   greq.set_lon(unset ? kDefaultLon : req.lon());
   auto nearby = geo_.Nearby(ctx, greq);
   if (!nearby.ok()) return Downstream("geo", nearby.status());
-  if (nearby->hotelids().empty()) return absl::OkStatus();
+  // Each answered search is announced (stats::Searched), with the hotels it found.
+  auto announce = [&] {
+    if (!searched_) return;
+    stats::Searched event;
+    event.set_indate(req.indate());
+    event.set_outdate(req.outdate());
+    event.set_lat(greq.lat());
+    event.set_lon(greq.lon());
+    *event.mutable_hotelids() = nearby->hotelids();
+    searched_(ctx, event);
+  };
+  if (nearby->hotelids().empty()) {
+    announce();
+    return absl::OkStatus();
+  }
 
   profile::Request preq;
   *preq.mutable_hotelids() = nearby->hotelids();
@@ -232,6 +247,21 @@ absl::Status HotelImpl::Rates(micro::server::Context& ctx, const hotel::Request&
   if (!r.ok()) return Downstream("rate", r.status());
   *rsp->mutable_hotels() = p->hotels();
   *rsp->mutable_rateplans() = r->rateplans();
+  announce();
+  return absl::OkStatus();
+}
+
+void StatsImpl::Record(const stats::Searched& event) {
+  std::lock_guard<std::mutex> l(mu_);
+  ++searches_;
+  for (const std::string& id : event.hotelids()) ++hotels_[id];
+}
+
+absl::Status StatsImpl::Searches(micro::server::Context&, const stats::Request&,
+                                 stats::Summary* rsp) {
+  std::lock_guard<std::mutex> l(mu_);
+  rsp->set_searches(searches_);
+  for (const auto& [id, n] : hotels_) (*rsp->mutable_hotels())[id] = n;
   return absl::OkStatus();
 }
 

@@ -2,8 +2,10 @@
 // run them in one process. Registered names are the original's.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "hotel.micro.h"
 #include "profile.micro.h"
 #include "rate.micro.h"
+#include "stats.micro.h"
 
 namespace hotel_example {
 
@@ -22,6 +25,9 @@ inline constexpr char kGeoService[] = "go.micro.srv.geo";
 inline constexpr char kProfileService[] = "go.micro.srv.profile";
 inline constexpr char kRateService[] = "go.micro.srv.rate";
 inline constexpr char kHotelService[] = "go.micro.api.hotel";
+inline constexpr char kStatsService[] = "go.micro.api.stats";
+// The event the hotel service publishes after each answered search (stats::Searched).
+inline constexpr char kSearchedTopic[] = "hotel.searched";
 
 class AuthImpl : public auth::AuthHandler {
  public:
@@ -84,7 +90,10 @@ class RateImpl : public rate::RateHandler {
 // dates, Geo.Nearby, then Profile.GetProfiles and Rate.GetRates in parallel.
 class HotelImpl : public hotel::HotelHandler {
  public:
-  explicit HotelImpl(std::shared_ptr<micro::client::Client> client);
+  // `searched`, when set, is told of each answered search (the hotel binary publishes it).
+  using SearchedFn =
+      std::function<void(const micro::server::Context& ctx, const stats::Searched& event)>;
+  explicit HotelImpl(std::shared_ptr<micro::client::Client> client, SearchedFn searched = nullptr);
   absl::Status Rates(micro::server::Context& ctx, const hotel::Request& req,
                      hotel::Response* rsp) override;
 
@@ -97,6 +106,21 @@ class HotelImpl : public hotel::HotelHandler {
   geo::GeoService geo_;
   profile::ProfileService profile_;
   rate::RateService rate_;
+  SearchedFn searched_;
+};
+
+// Stats.Searches, fed by the "hotel.searched" events this instance receives (every instance
+// subscribes without a queue, so each counts every search and any of them answers).
+class StatsImpl : public stats::StatsHandler {
+ public:
+  void Record(const stats::Searched& event);
+  absl::Status Searches(micro::server::Context& ctx, const stats::Request& req,
+                        stats::Summary* rsp) override;
+
+ private:
+  std::mutex mu_;
+  std::int64_t searches_ = 0;
+  std::map<std::string, std::int64_t> hotels_;
 };
 
 // The token of an Authorization value, or a 403 error saying what is wrong.

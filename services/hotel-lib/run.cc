@@ -5,7 +5,8 @@
 namespace hotel_example {
 
 int RunService(int argc, char** argv, const char* name,
-               const std::function<absl::Status(micro::Service&, const std::string&)>& setup) {
+               const std::function<absl::Status(micro::Service&, const std::string&)>& setup,
+               const std::function<void()>& after_run) {
   std::string data_dir = MICRO_HOTEL_DATA_DIR;
   auto service = micro::NewService(micro::Name(name));
   service->AddFlag("data_dir",
@@ -20,7 +21,9 @@ int RunService(int argc, char** argv, const char* name,
     micro::log::Error(absl::StrCat(name, ": ", s.message()));
     return 1;
   }
-  return service->Run().ok() ? 0 : 1;
+  int rc = service->Run().ok() ? 0 : 1;
+  if (after_run) after_run();
+  return rc;
 }
 
 }  // namespace hotel_example

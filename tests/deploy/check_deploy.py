@@ -24,7 +24,7 @@ compose = src / "deploy/docker-compose.yml"
 dockerfile = src / "deploy/docker/Dockerfile"
 problems = []
 
-BINARIES = {f"hotel-{s}": build / "services" / f"hotel-{s}" for s in ("auth", "geo", "profile", "rate", "hotel")}
+BINARIES = {f"hotel-{s}": build / "services" / f"hotel-{s}" for s in ("auth", "geo", "profile", "rate", "hotel", "stats")}
 BINARIES["api-gateway"] = build / "api-gateway" / "api-gateway"
 BINARIES["micro"] = build / "tools" / "micro"
 

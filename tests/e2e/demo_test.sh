@@ -17,7 +17,33 @@ answer=$(curl -s -H 'Authorization: Bearer VALID_TOKEN' -d '{"inDate":"2015-04-0
 echo "$answer" | grep -q '"name":"Clift Hotel"' || fail "no hotels in: $answer"
 echo "$answer" | grep -q '"code":"RACK"' || fail "no rate plan in: $answer"
 
+echo "== searches are announced: hotel-stats counts them (hotel.searched, HTTP broker)"
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null -H 'Authorization: Bearer VALID_TOKEN' -d '{"inDate":"2015-04-09","outDate":"2015-04-10"}' \
+    "http://127.0.0.1:$port/hotel/rates"
+  stats=$(curl -s -d '{}' "http://127.0.0.1:$port/stats/searches")
+  searches=$(echo "$stats" | python3 -c 'import json,sys; print(int(json.load(sys.stdin).get("searches", 0)))' 2>/dev/null || echo 0)
+  ((searches >= 1)) && break
+  sleep 0.1
+done
+((searches >= 1)) || fail "stats after searches: $stats"
+echo "$stats" | grep -q '"hotels":{' || fail "no hotels counted in: $stats"
+
 export MICRO_REGISTRY=mdns://127.0.0.1
+echo "== micro subscribe hotel.searched sees the next search"
+"$micro" subscribe hotel.searched --count 1 >"$out.sub" 2>&1 &
+subscriber=$!
+for _ in $(seq 1 100); do grep -q "subscribed to" "$out.sub" && break; sleep 0.1; done
+for _ in $(seq 1 50); do
+  curl -s -o /dev/null -H 'Authorization: Bearer VALID_TOKEN' -d '{"inDate":"2015-04-09","outDate":"2015-04-10"}' \
+    "http://127.0.0.1:$port/hotel/rates"
+  kill -0 $subscriber 2>/dev/null || break
+  sleep 0.2
+done
+kill $subscriber 2>/dev/null && fail "micro subscribe saw nothing: $(cat "$out.sub")"
+grep -q '"Micro-Topic":"hotel.searched"' "$out.sub" || fail "subscribe printed: $(cat "$out.sub")"
+grep -qi 'authorization' "$out.sub" && fail "the event carries the caller's Authorization: $(cat "$out.sub")"
+
 echo "== micro services"
 "$micro" services | tee /dev/stderr | grep -qx go.micro.srv.geo || fail "services lacks geo"
 echo "== micro service go.micro.srv.geo"
@@ -61,5 +87,5 @@ for pid in $pids; do
 done
 grep -q "nothing left running" "$out" || fail "no clean stop reported"
 trap - EXIT
-rm -f "$out" "$out.watch"
+rm -f "$out" "$out.watch" "$out.sub"
 echo "PASS"

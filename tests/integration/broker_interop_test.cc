@@ -216,7 +216,7 @@ TEST_CASE("http broker: go-micro v4 and micro-cpp publish to each other on mdns"
   BothDirections(f, dir.path());
 }
 
-TEST_CASE("http broker: a subscriber's endpoint answers hostile input and keeps serving",
+TEST_CASE("http broker: a subscriber endpoint answers hostile input and keeps serving",
           "[broker][consul]") {
   REQUIRE(micro::testing::InPrivateNetwork());
   ConsulAgent agent;

@@ -146,7 +146,7 @@ TEST_CASE("events: queue groups on a service and subscribing while it runs") {
   REQUIRE(svc->Stop().ok());
 }
 
-TEST_CASE("broker plugins: schemes, URIs and errors") {
+TEST_CASE("broker plugins: schemes and URIs and errors") {
   auto m = br::NewBroker("memory://");
   REQUIRE(m.ok());
   CHECK((*m)->Name() == "memory");
@@ -178,7 +178,7 @@ TEST_CASE("broker plugins: schemes, URIs and errors") {
   CHECK(!br::NewBroker("http://a:1,b:2").ok());
 }
 
-TEST_CASE("broker flags: --broker and --broker_address, with clear errors") {
+TEST_CASE("broker flags: --broker and --broker_address with clear errors") {
   auto run = [](std::vector<std::string> args, std::string* broker) {
     auto svc = micro::NewService(micro::Name("f"), micro::Registry("memory://"));
     std::vector<char*> argv = {const_cast<char*>("f")};
@@ -201,7 +201,7 @@ TEST_CASE("broker flags: --broker and --broker_address, with clear errors") {
   CHECK_THAT(std::string(s.message()), Catch::Contains("already holds an address"));
 }
 
-TEST_CASE("http broker in one process: publish, queues, a slow subscriber's drops") {
+TEST_CASE("http broker in one process: publish and queues and a slow subscriber dropping") {
   std::shared_ptr<micro::registry::Registry> reg = micro::registry::NewMemoryRegistry();
   auto made = br::NewBroker("http://127.0.0.1:0?queue=2", {reg});
   REQUIRE(made.ok());

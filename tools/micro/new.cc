@@ -164,7 +164,7 @@ RUN cmake -S /src -B /build -DCMAKE_BUILD_TYPE=Release && cmake --build /build -
 
 FROM debian:12-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgrpc++1.51 libnghttp2-14 \
+ && apt-get install -y --no-install-recommends libgrpc++1.51 libnghttp2-14 libnats3.4 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/{{name}} /usr/local/bin/{{name}}
 ENTRYPOINT ["/usr/local/bin/{{name}}"]

@@ -49,6 +49,7 @@ int Publish(const BrokerCommand& c, const std::string& topic, const std::string&
   broker::Message m;
   m.header = c.headers;
   m.header[broker::kHeaderContentType] = "application/json";
+  m.header[broker::kHeaderTopic] = topic;
   m.header[broker::kHeaderId] = plugin::NewUuid();
   m.body = json;
   absl::Status s = (*b)->Publish(topic, m);

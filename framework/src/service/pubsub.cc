@@ -253,6 +253,7 @@ absl::Status PublishMessage(broker::Broker& b, const std::string& topic,
   for (const auto& [k, v] : parts.metadata) m.header[k] = v;
   if (!parts.traceparent.empty()) m.header["traceparent"] = parts.traceparent;
   m.header[broker::kHeaderContentType] = ct;
+  m.header[broker::kHeaderTopic] = topic;
   m.header[broker::kHeaderId] = NewUuid();
   absl::Status s = b.Publish(topic, m);
   if (s.ok()) CountersFor(topic).published.fetch_add(1, std::memory_order_relaxed);

@@ -1,5 +1,6 @@
 // Command broker4 is the go-micro v4 side of the pub/sub interop tests: go-micro's HTTP broker
-// (go-micro.dev/v4/broker), found through a real registry, used the way go-micro services use it.
+// (go-micro.dev/v4/broker), found through a real registry, or its NATS broker plugin
+// (-broker nats -broker_address host:port), used the way go-micro services use them.
 //
 //	broker4 sub -topic T [-queue Q] [-typed] [flags]   print each message as a JSON line
 //	broker4 pub -topic T [-count N] [-typed] [-content_type CT] [flags]
@@ -16,10 +17,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	natsbroker "github.com/go-micro/plugins/v4/broker/nats"
 	grpccli "github.com/go-micro/plugins/v4/client/grpc"
 	"github.com/go-micro/plugins/v4/registry/consul"
 	grpcsrv "github.com/go-micro/plugins/v4/server/grpc"
@@ -48,7 +51,7 @@ func main() {
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
-	reg := fs.String("registry", "mdns", "mdns or consul")
+	reg := fs.String("registry", "mdns", "mdns, consul or memory")
 	regAddr := fs.String("registry_address", "", "registry address")
 	topic := fs.String("topic", "", "topic")
 	queue := fs.String("queue", "", "queue group")
@@ -56,6 +59,8 @@ func main() {
 	count := fs.Int("count", 1, "pub: messages to publish")
 	prefix := fs.String("prefix", "go", "pub: names are <prefix>-<i>")
 	ct := fs.String("content_type", "application/json", "pub: content type")
+	brk := fs.String("broker", "http", "http or nats")
+	brkAddr := fs.String("broker_address", "127.0.0.1:4222", "nats: servers, host:port[,host:port]")
 	fs.Parse(os.Args[2:])
 
 	var r registry.Registry
@@ -65,10 +70,17 @@ func main() {
 	}
 	if *reg == "consul" {
 		r = consul.NewRegistry(opts...)
+	} else if *reg == "memory" { // this process only: the nats tests need no registry traffic
+		r = registry.NewMemoryRegistry()
 	} else {
 		r = registry.NewRegistry(opts...)
 	}
-	b := broker.NewBroker(broker.Registry(r))
+	var b broker.Broker
+	if *brk == "nats" {
+		b = natsbroker.NewBroker(broker.Addrs(strings.Split(*brkAddr, ",")...))
+	} else {
+		b = broker.NewBroker(broker.Registry(r))
+	}
 
 	switch os.Args[1] {
 	case "sub":
