@@ -111,6 +111,7 @@ class State : public std::enable_shared_from_this<State> {
     if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, options_.reconnect_wait.count());
     if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(opts, options_.reconnect_buffer);
     if (s == NATS_OK) s = natsOptions_SetMaxPendingMsgs(opts, options_.queue);
+    if (s == NATS_OK) s = natsOptions_SetSendAsap(opts, options_.send_asap);
     if (s == NATS_OK && !options_.name.empty())
       s = natsOptions_SetName(opts, options_.name.c_str());
     auto* cb = new Callbacks;
@@ -357,10 +358,14 @@ absl::StatusOr<NatsBrokerOptions> NatsBrokerOptionsFrom(const broker::BrokerAddr
       (key == "connect_timeout" ? o.connect_timeout : o.reconnect_wait) = *d;
     } else if (key == "name") {
       o.name = value;
+    } else if (key == "send_asap") {
+      auto b = plugin::ParseBoolParam("send_asap", value);
+      if (!b.ok()) return bad(b.status().message());
+      o.send_asap = *b;
     } else {
       return bad(absl::StrCat("unknown parameter \"", key,
                               "\" (the nats broker takes queue, reconnect_buffer, connect_timeout, "
-                              "reconnect_wait, name)"));
+                              "reconnect_wait, name, send_asap)"));
     }
   }
   return o;
