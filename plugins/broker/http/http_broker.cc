@@ -18,6 +18,7 @@
 #include "http_client.h"
 #include "micro/log.h"
 #include "micro/metrics.h"
+#include "micro/plugin/broker_state.h"
 #include "micro/plugin/net.h"
 #include "micro/plugin/query.h"
 #include "micro/registry/cache.h"
@@ -319,7 +320,7 @@ class State : public std::enable_shared_from_this<State> {
   }
 
   absl::Status Post(const registry::Node& node, const std::string& body) {
-    consul::HttpClient* client = ClientFor(node.address);
+    std::shared_ptr<consul::HttpClient> client = ClientFor(node.address);
     if (client == nullptr) {
       return absl::UnavailableError(
           absl::StrCat("subscriber ", node.id, ": bad address \"", node.address, "\""));
@@ -337,10 +338,10 @@ class State : public std::enable_shared_from_this<State> {
   }
 
   // One keep-alive client per subscriber address (thread-safe, reused).
-  consul::HttpClient* ClientFor(const std::string& address) {
+  std::shared_ptr<consul::HttpClient> ClientFor(const std::string& address) {
     std::lock_guard<std::mutex> l(clients_mu_);
     auto it = clients_.find(address);
-    if (it != clients_.end()) return it->second.get();
+    if (it != clients_.end()) return it->second;
     if (clients_.size() >= 1024) clients_.clear();  // addresses come and go; keep it bounded
     consul::HttpOptions o;
     o.addresses = {address};
@@ -349,7 +350,8 @@ class State : public std::enable_shared_from_this<State> {
     o.max_idle = 8;
     auto made = consul::HttpClient::New(std::move(o));
     if (!made.ok()) return nullptr;
-    return clients_.emplace(address, std::move(*made)).first->second.get();
+    return clients_.emplace(address, std::shared_ptr<consul::HttpClient>(std::move(*made)))
+        .first->second;
   }
 
   // Re-registers every subscription each register_interval, so their TTLs never run out.
@@ -389,44 +391,7 @@ class State : public std::enable_shared_from_this<State> {
   std::thread refresher_;
   std::uint64_t collector_ = 0;
   std::mutex clients_mu_;
-  std::map<std::string, std::unique_ptr<consul::HttpClient>> clients_;
-};
-
-class HttpSubscriber : public broker::Subscriber {
- public:
-  HttpSubscriber(std::shared_ptr<State> state, std::shared_ptr<Sub> sub)
-      : state_(std::move(state)), sub_(std::move(sub)) {}
-  ~HttpSubscriber() override { (void)Unsubscribe(); }
-  const std::string& topic() const override { return sub_->topic; }
-  const broker::SubscribeOptions& options() const override { return sub_->options; }
-  absl::Status Unsubscribe() override { return state_->Remove(sub_); }
-
- private:
-  std::shared_ptr<State> state_;
-  std::shared_ptr<Sub> sub_;
-};
-
-class HttpBroker : public broker::Broker {
- public:
-  explicit HttpBroker(HttpBrokerOptions options)
-      : state_(std::make_shared<State>(std::move(options))) {}
-  ~HttpBroker() override { (void)state_->Disconnect(); }
-  absl::Status Connect() override { return state_->Connect(); }
-  absl::Status Disconnect() override { return state_->Disconnect(); }
-  absl::Status Publish(absl::string_view topic, const broker::Message& message) override {
-    return state_->Publish(topic, message);
-  }
-  absl::StatusOr<std::unique_ptr<broker::Subscriber>> Subscribe(
-      absl::string_view topic, broker::Handler handler, broker::SubscribeOptions options) override {
-    auto sub = state_->Subscribe(topic, std::move(handler), std::move(options));
-    if (!sub.ok()) return sub.status();
-    return std::unique_ptr<broker::Subscriber>(new HttpSubscriber(state_, *std::move(sub)));
-  }
-  std::string Address() const override { return state_->Address(); }
-  std::string Name() const override { return "http"; }
-
- private:
-  std::shared_ptr<State> state_;
+  std::map<std::string, std::shared_ptr<consul::HttpClient>> clients_;  // in use while dropped
 };
 
 }  // namespace
@@ -471,7 +436,8 @@ absl::StatusOr<HttpBrokerOptions> HttpBrokerOptionsFrom(const broker::BrokerAddr
 }
 
 std::unique_ptr<broker::Broker> NewHttpBroker(HttpBrokerOptions options) {
-  return std::make_unique<HttpBroker>(std::move(options));
+  return std::make_unique<plugin::StateBroker<State, Sub>>(
+      std::make_shared<State>(std::move(options)), "http");
 }
 
 }  // namespace micro::httpbroker

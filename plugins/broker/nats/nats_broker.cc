@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "micro/log.h"
 #include "micro/metrics.h"
+#include "micro/plugin/broker_state.h"
 #include "micro/plugin/net.h"
 #include "micro/plugin/query.h"
 
@@ -292,43 +293,6 @@ class State : public std::enable_shared_from_this<State> {
   std::uint64_t collector_ = 0;
 };
 
-class NatsSubscriber : public broker::Subscriber {
- public:
-  NatsSubscriber(std::shared_ptr<State> state, std::shared_ptr<Sub> sub)
-      : state_(std::move(state)), sub_(std::move(sub)) {}
-  ~NatsSubscriber() override { (void)Unsubscribe(); }
-  const std::string& topic() const override { return sub_->topic; }
-  const broker::SubscribeOptions& options() const override { return sub_->options; }
-  absl::Status Unsubscribe() override { return state_->Remove(sub_); }
-
- private:
-  std::shared_ptr<State> state_;
-  std::shared_ptr<Sub> sub_;
-};
-
-class NatsBroker : public broker::Broker {
- public:
-  explicit NatsBroker(NatsBrokerOptions options)
-      : state_(std::make_shared<State>(std::move(options))) {}
-  ~NatsBroker() override { (void)state_->Disconnect(); }
-  absl::Status Connect() override { return state_->Connect(); }
-  absl::Status Disconnect() override { return state_->Disconnect(); }
-  absl::Status Publish(absl::string_view topic, const broker::Message& message) override {
-    return state_->Publish(topic, message);
-  }
-  absl::StatusOr<std::unique_ptr<broker::Subscriber>> Subscribe(
-      absl::string_view topic, broker::Handler handler, broker::SubscribeOptions options) override {
-    auto sub = state_->Subscribe(topic, std::move(handler), std::move(options));
-    if (!sub.ok()) return sub.status();
-    return std::unique_ptr<broker::Subscriber>(new NatsSubscriber(state_, *std::move(sub)));
-  }
-  std::string Address() const override { return state_->Address(); }
-  std::string Name() const override { return "nats"; }
-
- private:
-  std::shared_ptr<State> state_;
-};
-
 }  // namespace
 
 absl::StatusOr<NatsBrokerOptions> NatsBrokerOptionsFrom(const broker::BrokerAddress& address) {
@@ -372,7 +336,8 @@ absl::StatusOr<NatsBrokerOptions> NatsBrokerOptionsFrom(const broker::BrokerAddr
 }
 
 std::unique_ptr<broker::Broker> NewNatsBroker(NatsBrokerOptions options) {
-  return std::make_unique<NatsBroker>(std::move(options));
+  return std::make_unique<plugin::StateBroker<State, Sub>>(
+      std::make_shared<State>(std::move(options)), "nats");
 }
 
 }  // namespace micro::natsbroker
