@@ -46,6 +46,10 @@ class Event {
 
   // Encodes and hands `message` to the broker. From `options` it takes metadata (headers),
   // content_type and parent (the trace). The broker is made and connected on first use.
+  // Thread-safe. Blocks until the broker has handed the message on: the http broker, until each
+  // chosen subscriber has queued it (a registry lookup first when its cache has nothing); nats,
+  // until it is written or buffered. A handler that must not wait publishes from a queue of its
+  // own (services/hotel-lib/events.h does).
   absl::Status Publish(const google::protobuf::Message& message,
                        const client::CallOptions& options = {}) const;
 
@@ -56,7 +60,9 @@ class Event {
   Service* service_;
 };
 
-// Subscribes `handler`, called as handler(server::Context&, const T&), to `topic`.
+// Subscribes `handler`, called as handler(server::Context&, const T&), to `topic`. The handler
+// runs on a thread of the broker's (one message at a time per subscription for http and nats)
+// and may be called from several subscriptions at once: it must be thread-safe.
 template <typename T, typename F>
 absl::Status RegisterSubscriber(std::string topic, Service& service, F handler,
                                 server::SubscriberOptions options = {}) {

@@ -16,6 +16,9 @@
 //   struct Sub { std::string topic; broker::SubscribeOptions options; ... };
 //
 //   return std::make_unique<plugin::StateBroker<State, Sub>>(std::make_shared<State>(...), "nats");
+//
+// The State's methods are called from any thread, concurrently: it does its own locking. The broker
+// and each Subscriber hold it by shared_ptr; it goes when the last of them does.
 #pragma once
 
 #include <memory>
