@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "micro/log.h"
+#include "micro/plugin/broker_state.h"
 
 namespace micro::broker {
 namespace {
@@ -48,7 +49,7 @@ class MemoryBroker : public Broker, public std::enable_shared_from_this<MemoryBr
   }
 
   absl::Status Publish(absl::string_view topic, const Message& message) override {
-    if (topic.empty()) return absl::InvalidArgumentError("publish: the topic is empty");
+    if (absl::Status s = plugin::CheckPublish(topic); !s.ok()) return s;
     if (!connected_) return absl::FailedPreconditionError("publish: the broker is not connected");
     std::vector<std::shared_ptr<Sub>> everyone;
     std::map<std::string, std::vector<std::shared_ptr<Sub>>> groups;
@@ -78,8 +79,7 @@ class MemoryBroker : public Broker, public std::enable_shared_from_this<MemoryBr
 
   absl::StatusOr<std::unique_ptr<Subscriber>> Subscribe(absl::string_view topic, Handler handler,
                                                         SubscribeOptions options) override {
-    if (topic.empty()) return absl::InvalidArgumentError("subscribe: the topic is empty");
-    if (!handler) return absl::InvalidArgumentError("subscribe: no handler");
+    if (absl::Status s = plugin::CheckSubscribe(topic, handler); !s.ok()) return s;
     auto sub = std::make_shared<Sub>();
     sub->topic = std::string(topic);
     sub->options = std::move(options);

@@ -186,7 +186,6 @@ class State : public std::enable_shared_from_this<State> {
   }
 
   absl::Status Publish(absl::string_view topic, const broker::Message& message) {
-    if (topic.empty()) return absl::InvalidArgumentError("publish: the topic is empty");
     registry::Cache* cache;
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -243,8 +242,6 @@ class State : public std::enable_shared_from_this<State> {
 
   absl::StatusOr<std::shared_ptr<Sub>> Subscribe(absl::string_view topic, broker::Handler handler,
                                                  broker::SubscribeOptions options) {
-    if (topic.empty()) return absl::InvalidArgumentError("subscribe: the topic is empty");
-    if (!handler) return absl::InvalidArgumentError("subscribe: no handler");
     auto sub = std::make_shared<Sub>();
     sub->topic = std::string(topic);
     sub->id = absl::StrCat(topic, "-", plugin::NewUuid());

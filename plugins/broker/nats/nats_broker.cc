@@ -163,7 +163,6 @@ class State : public std::enable_shared_from_this<State> {
   }
 
   absl::Status Publish(absl::string_view topic, const broker::Message& message) {
-    if (topic.empty()) return absl::InvalidArgumentError("publish: the topic is empty");
     const std::string payload = broker::EncodeMessage(message);
     const std::string subject(topic);
     std::lock_guard<std::mutex> l(mu_);
@@ -182,8 +181,6 @@ class State : public std::enable_shared_from_this<State> {
 
   absl::StatusOr<std::shared_ptr<Sub>> Subscribe(absl::string_view topic, broker::Handler handler,
                                                  broker::SubscribeOptions options) {
-    if (topic.empty()) return absl::InvalidArgumentError("subscribe: the topic is empty");
-    if (!handler) return absl::InvalidArgumentError("subscribe: no handler");
     auto sub = std::make_shared<Sub>();
     sub->topic = std::string(topic);
     sub->options = std::move(options);

@@ -17,6 +17,7 @@
 //
 //   return std::make_unique<plugin::StateBroker<State, Sub>>(std::make_shared<State>(...), "nats");
 //
+// StateBroker checks the arguments (CheckPublish, CheckSubscribe) before the State sees them.
 // The State's methods are called from any thread, concurrently: it does its own locking. The broker
 // and each Subscriber hold it by shared_ptr; it goes when the last of them does.
 #pragma once
@@ -28,6 +29,17 @@
 #include "micro/broker/broker.h"
 
 namespace micro::plugin {
+
+// The argument checks every broker owes (broker.h): InvalidArgument for an empty topic or handler.
+inline absl::Status CheckPublish(absl::string_view topic) {
+  if (topic.empty()) return absl::InvalidArgumentError("publish: the topic is empty");
+  return absl::OkStatus();
+}
+inline absl::Status CheckSubscribe(absl::string_view topic, const broker::Handler& handler) {
+  if (topic.empty()) return absl::InvalidArgumentError("subscribe: the topic is empty");
+  if (!handler) return absl::InvalidArgumentError("subscribe: no handler");
+  return absl::OkStatus();
+}
 
 template <typename State, typename Sub>
 class StateSubscriber : public broker::Subscriber {
@@ -53,10 +65,12 @@ class StateBroker : public broker::Broker {
   absl::Status Connect() override { return state_->Connect(); }
   absl::Status Disconnect() override { return state_->Disconnect(); }
   absl::Status Publish(absl::string_view topic, const broker::Message& message) override {
+    if (absl::Status s = CheckPublish(topic); !s.ok()) return s;
     return state_->Publish(topic, message);
   }
   absl::StatusOr<std::unique_ptr<broker::Subscriber>> Subscribe(
       absl::string_view topic, broker::Handler handler, broker::SubscribeOptions options) override {
+    if (absl::Status s = CheckSubscribe(topic, handler); !s.ok()) return s;
     auto sub = state_->Subscribe(topic, std::move(handler), std::move(options));
     if (!sub.ok()) return sub.status();
     return std::unique_ptr<broker::Subscriber>(
