@@ -44,6 +44,7 @@ struct ConsulAgentOptions {
   bool dev = true;                // dev mode: in memory, its own leader
   std::string hcl;                // extra configuration, e.g. ACLs
   std::string node = "dev";       // node name
+  bool server = true;             // dev = false: a server, or a client agent
   int bootstrap_expect = 0;       // servers of a cluster (dev = false)
   std::vector<std::string> join;  // serf LAN addresses to retry-join
 };
@@ -84,6 +85,9 @@ class ConsulAgent {
                                   "-log-level",     "warn"};
     if (options_.dev) {
       args.push_back("-dev");
+    } else if (!options_.server) {
+      args.insert(args.end(), {"-data-dir", dir_ + "/data"});
+      for (const std::string& j : options_.join) args.insert(args.end(), {"-retry-join", j});
     } else {
       args.insert(args.end(), {"-server", "-data-dir", dir_ + "/data", "-bootstrap-expect",
                                std::to_string(options_.bootstrap_expect), "-hcl",
@@ -98,6 +102,15 @@ class ConsulAgent {
   // SIGSTOP, SIGCONT...
   void Signal(int sig) {
     if (process_) process_->Signal(sig);
+  }
+
+  // SIGTERM, as `docker stop` sends: a client agent leaves the cluster (leave_on_terminate).
+  void Terminate() {
+    if (process_) {
+      process_->Signal(SIGTERM);
+      process_->Wait();
+      process_.reset();
+    }
   }
 
   void Kill() {

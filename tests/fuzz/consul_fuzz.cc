@@ -1,8 +1,8 @@
 // libFuzzer target for what the Consul registry reads from an agent: the
 // /v1/health/service answer (JSON, then the t-/e-/v- tags inside it) and the
-// /v1/catalog/services answer. The first byte picks the input:
+// /v1/catalog/services and /v1/health/node answers. The first byte picks the input:
 //   0: a health answer as is
-//   1: a catalog answer as is
+//   1: a catalog answer as is, and the same bytes as a /v1/health/node answer
 //   2: tags: the rest cut at '\n', decoded; each hex(zlib(tag)) form too
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     case 1:
       (void)micro::consul::ParseCatalogServices(in);
+      (void)micro::consul::ParseAgentAlive(in);
       break;
     default: {
       std::vector<std::string> tags = absl::StrSplit(in, '\n');

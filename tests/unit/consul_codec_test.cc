@@ -256,6 +256,40 @@ TEST_CASE("health answers: critical nodes dropped, warning kept, grouped by vers
   CHECK(grouped[1].endpoints == s.endpoints);
 }
 
+TEST_CASE("health answers: nodes of a failed agent are orphans, not dropped, with their agent") {
+  reg::Service s = Sample();
+  auto tags = EncodeTags(s, s.nodes[0]);
+  nlohmann::json failed = Entry("geo-f", tags);
+  failed["Node"]["Node"] = "agent1";
+  failed["Checks"][0]["Status"] = "critical";  // serfHealth
+  nlohmann::json both = Entry("geo-b", tags, "critical");
+  both["Checks"][0]["Status"] = "critical";
+  nlohmann::json body = nlohmann::json::array({Entry("geo-1", tags), failed, both});
+  auto h = ParseHealth(body.dump(), "go.micro.srv.geo");
+  REQUIRE(h.ok());
+  REQUIRE(h->nodes.size() == 1);
+  CHECK(h->nodes[0].agent == "n1");
+  REQUIRE(h->orphans.size() == 2);
+  CHECK(h->orphans[0].node.id == "geo-f");
+  CHECK(h->orphans[0].agent == "agent1");
+  CHECK(h->orphans[1].node.id == "geo-b");
+}
+
+TEST_CASE("agent liveness from /v1/health/node: serfHealth passing only") {
+  CHECK(*ParseAgentAlive(R"([{"CheckID":"serfHealth","Status":"passing"}])"));
+  CHECK(*ParseAgentAlive(
+      R"([{"CheckID":"service:x","Status":"critical"},{"CheckID":"serfHealth","Status":"passing"}])"));
+  CHECK_FALSE(*ParseAgentAlive(R"([{"CheckID":"serfHealth","Status":"critical"}])"));
+  CHECK_FALSE(*ParseAgentAlive("[]"));    // left: gone from the catalog
+  CHECK_FALSE(*ParseAgentAlive("null"));  // likewise
+  CHECK_FALSE(*ParseAgentAlive(R"([{"CheckID":"service:x","Status":"passing"}])"));
+  CHECK_FALSE(*ParseAgentAlive(R"([1,"x",{"CheckID":1}])"));
+  for (const char* bad : {"", "{", "{}", "\"x\""}) {
+    INFO(bad);
+    CHECK_FALSE(ParseAgentAlive(bad).ok());
+  }
+}
+
 TEST_CASE("health answers: malformed entries are skipped with a reason, the rest survive") {
   reg::Service s = Sample();
   auto tags = EncodeTags(s, s.nodes[0]);

@@ -239,18 +239,21 @@ absl::StatusOr<HealthAnswer> ParseHealth(absl::string_view body, absl::string_vi
       out.skipped.push_back(absl::StrCat(where, ": Port is not a number from 0 to 65535"));
       continue;
     }
-    bool critical = false;
+    bool critical = false, agent_failed = false;
     const nlohmann::json* checks = Member(entry, "Checks");
     if (checks != nullptr && checks->is_array()) {
       for (const nlohmann::json& c : *checks) {
         const std::string* status = c.is_object() ? StringMember(c, "Status") : nullptr;
-        if (status != nullptr && *status == "critical") critical = true;
+        if (status == nullptr || *status != "critical") continue;
+        critical = true;
+        const std::string* check_id = StringMember(c, "CheckID");
+        if (check_id != nullptr && *check_id == "serfHealth") agent_failed = true;
       }
     } else if (checks != nullptr && !checks->is_null()) {
       out.skipped.push_back(absl::StrCat(where, ": Checks is not an array"));
       continue;
     }
-    if (critical) continue;
+    if (critical && !agent_failed) continue;
     std::vector<std::string> tags;
     const nlohmann::json* tj = Member(*svc, "Tags");
     bool bad_tags = false;
@@ -274,11 +277,11 @@ absl::StatusOr<HealthAnswer> ParseHealth(absl::string_view body, absl::string_vi
       continue;
     }
     std::string address;
+    const nlohmann::json* agent = Member(entry, "Node");
+    if (agent != nullptr && !agent->is_object()) agent = nullptr;
     if (const std::string* a = StringMember(*svc, "Address"); a != nullptr) address = *a;
     if (address.empty()) {
-      const nlohmann::json* node = Member(entry, "Node");
-      const std::string* a =
-          node != nullptr && node->is_object() ? StringMember(*node, "Address") : nullptr;
+      const std::string* a = agent != nullptr ? StringMember(*agent, "Address") : nullptr;
       if (a != nullptr) address = *a;
     }
     if (address.empty()) {
@@ -291,9 +294,29 @@ absl::StatusOr<HealthAnswer> ParseHealth(absl::string_view body, absl::string_vi
     hn.node.id = *id;
     hn.node.address = plugin::JoinHostPort(address, port->get<int>());
     hn.node.metadata = std::move(decoded->metadata);
-    out.nodes.push_back(std::move(hn));
+    if (const std::string* n = agent != nullptr ? StringMember(*agent, "Node") : nullptr) {
+      hn.agent = *n;
+    }
+    (agent_failed ? out.orphans : out.nodes).push_back(std::move(hn));
   }
   return out;
+}
+
+absl::StatusOr<bool> ParseAgentAlive(absl::string_view body) {
+  absl::StatusOr<nlohmann::json> parsed = plugin::ParseJson(body);
+  if (!parsed.ok()) return parsed.status();
+  if (parsed->is_null()) return false;
+  if (!parsed->is_array()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected a JSON array, got ", parsed->type_name()));
+  }
+  for (const nlohmann::json& c : *parsed) {
+    const std::string* id = c.is_object() ? StringMember(c, "CheckID") : nullptr;
+    if (id == nullptr || *id != "serfHealth") continue;
+    const std::string* status = StringMember(c, "Status");
+    return status != nullptr && *status == "passing";
+  }
+  return false;
 }
 
 std::vector<registry::Service> GroupByVersion(absl::string_view name,

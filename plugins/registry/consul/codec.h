@@ -56,19 +56,29 @@ std::string RegistrationJson(const registry::Service& service, const registry::N
 // Go's time.Duration.String() for whole milliseconds: "30s", "1m5s", "1h0m0s", "500ms".
 std::string GoDuration(std::chrono::milliseconds d);
 
-// One healthy node of a /v1/health/service answer.
+// One node of a /v1/health/service answer.
 struct HealthNode {
   std::string version;
   std::vector<registry::Endpoint> endpoints;
   registry::Node node;
+  std::string agent;  // the Consul node (agent) it is registered through: Node.Node
 };
 struct HealthAnswer {
-  std::vector<HealthNode> nodes;     // not critical, tags decoded
+  std::vector<HealthNode> nodes;  // not critical, tags decoded
+  // Registered through an agent Consul holds for failed (its serfHealth check is critical):
+  // whether the service itself is alive is unknown; it re-registers through another agent.
+  std::vector<HealthNode> orphans;
   std::vector<std::string> skipped;  // "node <id>: <why>" for each entry left out as malformed
 };
 // Parses the JSON array Consul returns for /v1/health/service/<name>. Entries
-// of other services and nodes with a critical check are dropped silently.
+// of other services are dropped silently, nodes with a critical check too, unless the
+// critical check is their agent's serfHealth (then they are orphans).
 absl::StatusOr<HealthAnswer> ParseHealth(absl::string_view body, absl::string_view service);
+
+// Whether a /v1/health/node/<agent> answer shows the agent alive: its serfHealth check
+// passing. An empty answer (the agent left and is gone from the catalog) or a critical
+// serfHealth is not alive; a malformed answer is an error.
+absl::StatusOr<bool> ParseAgentAlive(absl::string_view body);
 
 // Groups nodes into one Service per version (in order of first appearance).
 std::vector<registry::Service> GroupByVersion(absl::string_view name,

@@ -51,7 +51,7 @@ struct ConsulOptions {
   std::string cert_file;         // client certificate; default CONSUL_CLIENT_CERT
   std::string key_file;          // default CONSUL_CLIENT_KEY
   bool tls_skip_verify = false;  // CONSUL_HTTP_SSL_VERIFY=false
-  std::chrono::milliseconds connect_timeout{5000};   // per agent
+  std::chrono::milliseconds connect_timeout{1000};   // per agent: a lost one costs this
   std::chrono::milliseconds request_timeout{10000};  // non-blocking requests
   std::chrono::milliseconds watch_wait{25000};       // blocking query wait (<= 25 s advised)
   // After the agent lost its state (its index went backwards) or could not be

@@ -75,6 +75,18 @@ struct Shared {
     return res;
   }
 
+  // Whether Consul holds `agent` (a Consul node) alive: its serfHealth check passing. An agent
+  // that left (gone from the catalog), failed, or cannot be asked about counts as not alive.
+  bool AgentAlive(const std::string& agent, consul::Cancel* cancel) {
+    std::string target = absl::StrCat("/v1/health/node/", UrlEscape(agent), "?",
+                                      ctx.read_query.empty() ? "" : ctx.read_query.substr(1));
+    absl::StatusOr<HttpResponse> res =
+        ctx.http->Do("GET", target, "", ctx.headers, ctx.options.request_timeout, cancel);
+    if (!res.ok() || res->status != 200) return false;
+    absl::StatusOr<bool> alive = ParseAgentAlive(res->body);
+    return alive.ok() && *alive;
+  }
+
   // Sleeps until `until` or Stop; false once stopped.
   bool SleepUntil(Clock::time_point until) {
     std::unique_lock<std::mutex> lock(mu);
@@ -168,7 +180,7 @@ class ServiceLoop {
         std::string m = absl::StrCat("consul: service \"", name_, "\": skipped ", why);
         if (reported_.First(m)) log::Warn(m);
       }
-      Diff(answer->nodes, resync);
+      Diff(*answer, resync);
       ExpirePending();
       first = resync = false;
       if (ShouldEnd()) break;
@@ -196,9 +208,17 @@ class ServiceLoop {
     shared_->queue->Push(r);
   }
 
-  void Diff(const std::vector<HealthNode>& nodes, bool resync) {
+  // Nodes missing from an answer are deleted, except when they may only have lost their
+  // agent: after a resync, when Consul holds their agent for failed (orphans), or when the
+  // agent they were registered through is no longer alive (it left: `docker stop` of a client
+  // agent). Those get resync_grace to register through another agent (their heartbeat does
+  // that) before a delete is reported.
+  void Diff(const HealthAnswer& answer, bool resync) {
     std::map<std::string, const HealthNode*> fresh;
-    for (const HealthNode& n : nodes) fresh.emplace(n.node.id, &n);
+    for (const HealthNode& n : answer.nodes) fresh.emplace(n.node.id, &n);
+    std::set<std::string> orphans;
+    for (const HealthNode& n : answer.orphans) orphans.insert(n.node.id);
+    std::map<std::string, bool> alive;  // agent -> alive, asked once per answer
     for (const auto& [id, n] : fresh) {
       auto known = known_.find(id);
       if (known != known_.end()) {
@@ -222,7 +242,22 @@ class ServiceLoop {
         ++it;
         continue;
       }
-      if (resync) {
+      bool grace = resync || orphans.count(it->first) != 0;
+      if (!grace && !it->second.agent.empty()) {
+        auto a = alive.find(it->second.agent);
+        if (a == alive.end()) {
+          a = alive.emplace(it->second.agent, shared_->AgentAlive(it->second.agent, &cancel_))
+                  .first;
+          if (!a->second) {
+            log::Info(absl::StrCat("consul: agent ", a->first, " is gone; service ", name_,
+                                   ": keeping its nodes there for up to ",
+                                   shared_->ctx.options.resync_grace.count(),
+                                   " ms while they register through another agent"));
+          }
+        }
+        grace = !a->second;
+      }
+      if (grace) {
         pending_.emplace(
             it->first,
             std::make_pair(it->second, Clock::now() + shared_->ctx.options.resync_grace));
