@@ -8,7 +8,10 @@ since no Docker engine runs here:
 - every MICRO_* variable set in the file is one some binary reads;
 - every path the Dockerfile COPYs from the repository exists, every binary it copies
   out of the build exists, and the data directory it installs is the one the
-  services are pointed at.
+  services are pointed at;
+- the runtime stage installs what the binaries link: the Debian package of every library a binary
+  needs directly (readelf NEEDED, resolved by ldd, owner by dpkg -S) is one the stage installs,
+  a dependency of one (dpkg's Depends, recursively) or part of the base image.
 
 usage: check_deploy.py <source dir> <build dir>
 """
@@ -84,7 +87,55 @@ for built in re.findall(r"/build/(\S+)", text):
 if data_dirs and data_dirs != {copied_data}:
     problems.append(f"services read data from {sorted(data_dirs)}, the image has it at {copied_data}")
 
+# The runtime stage: the last FROM's `apt-get install` line(s).
+runtime = text[text.rfind("\nFROM "):]
+installed = set()
+for m in re.finditer(r"apt-get install([^&]*)", runtime):
+    installed |= {w for w in m.group(1).replace("\\", " ").split() if not w.startswith("-")}
+BASE = {"libc6", "libstdc++6", "libgcc-s1", "zlib1g"}  # in debian:12-slim
+
+
+def depends_closure(packages):
+    seen, todo = set(), list(packages)
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        out = subprocess.run(["dpkg-query", "-W", "-f=${Depends},${Pre-Depends}", p],
+                             capture_output=True, text=True).stdout
+        for alt in re.split(r"[,|]", out):
+            name = alt.strip().split(" ")[0].split(":")[0]
+            if name:
+                todo.append(name)
+    return seen
+
+
+available = depends_closure(installed | BASE)
+lib_packages = {}
+for name, path in BINARIES.items():
+    if not path.exists():
+        continue
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(\S+)\]",
+                        subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True).stdout)
+    where = dict(re.findall(r"^\s*(\S+) => (/\S+)", subprocess.run(["ldd", str(path)], capture_output=True,
+                                                                    text=True).stdout, re.M))
+    for lib in needed:
+        if lib not in where:
+            continue
+        if lib not in lib_packages:
+            owner = subprocess.run(["dpkg", "-S", where[lib]], capture_output=True, text=True).stdout
+            if not owner:  # /lib -> /usr/lib merged paths
+                owner = subprocess.run(["dpkg", "-S", str(Path(where[lib]).resolve())], capture_output=True,
+                                       text=True).stdout
+            lib_packages[lib] = owner.split(":")[0] if owner else None
+        pkg = lib_packages[lib]
+        if pkg is not None and pkg not in available:
+            problems.append(f"{name} needs {lib} (package {pkg}), which the Dockerfile's runtime stage "
+                            f"does not install")
+
 if problems:
     print("\n".join(problems))
     sys.exit(1)
-print(f"ok: {len(config['services'])} compose services, {len(helps)} binaries, Dockerfile paths checked")
+print(f"ok: {len(config['services'])} compose services, {len(helps)} binaries, Dockerfile paths checked, "
+      f"{len(lib_packages)} libraries the binaries link found in the runtime stage's packages")
