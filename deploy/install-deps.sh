@@ -14,6 +14,8 @@ packages=(
   catch2 curl procps iproute2 clang libclang-rt-14-dev
   # real registries and tools for the integration tests, the gateway load test and compose checks
   etcd-server etcd-client nats-server wrk docker-compose python3-yaml openssl
+  # the compose test (deploy/compose-test.sh): a Docker engine of its own, base images, the apt relay
+  docker.io debootstrap socat
   # observability tests: a real Prometheus server, and a venv for the official OTLP protos
   prometheus python3-venv
 )

@@ -4,6 +4,8 @@
 #   bash tests/run.sh                 every test (unit, interop, and later integration/e2e)
 #   bash tests/run.sh --sanitize      unit and in-process stream tests with AddressSanitizer + UBSan
 #   bash tests/run.sh -L unit         extra arguments go to ctest
+#   bash tests/run.sh -L compose      the compose stack in Docker (deploy/compose-test.sh; left
+#                                     out otherwise)
 #
 # Needs the packages of deploy/install-deps.sh. MICRO_JOBS sets the parallelism.
 set -euo pipefail
@@ -28,6 +30,10 @@ fi
 # Tests keep Abseil's mutex deadlock detection (lock-order checks), which the framework turns off
 # for production (framework/src/core/runtime.h).
 export MICRO_ABSL_DEADLOCK_DETECTION=${MICRO_ABSL_DEADLOCK_DETECTION:-1}
+
+# The compose label (a Docker engine, root, 10+ minutes cold) runs only when asked for by name:
+# `bash tests/run.sh -L compose`.
+if [[ " $* " != *compose* ]]; then ctest_args+=(-LE compose); fi
 
 cmake -S . -B "$build" -G Ninja -DMICRO_WERROR=ON "${flags[@]}"
 cmake --build "$build" -j "$jobs"
