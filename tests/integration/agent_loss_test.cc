@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "consul_agent.h"
+#include "hotel_load.h"
 #include "http_util.h"
 #include "process.h"
 #include "test_util.h"
@@ -28,22 +29,9 @@ using micro::testing::Process;
 using micro::testing::ScratchDir;
 using micro::testing::StablePort;
 using namespace std::chrono_literals;
+using namespace micro::testing::hotel_load;
 
 namespace {
-
-const char kBooking[] = R"({"inDate":"2015-04-09","outDate":"2015-04-10"})";
-const char kToken[] = "Authorization: Bearer VALID_TOKEN\r\n";
-const char* const kServices[] = {"go.micro.srv.auth", "go.micro.srv.geo", "go.micro.srv.profile",
-                                 "go.micro.srv.rate", "go.micro.api.hotel"};
-
-std::string Read(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-micro::testing::HttpAnswer Book(int port) {
-  return HttpDo(port, "POST", "/hotel/rates", kBooking, kToken);
-}
 
 class Cluster {
  public:
@@ -85,8 +73,9 @@ class Cluster {
                                  "127.0.0.1:" + std::to_string(gateway_port), "--admin_address",
                                  "127.0.0.1:0", "--request_timeout", "5s"},
         dir.path() + "/gateway.log");
-    if (!Eventually([&] { return Book(gateway_port).status == 200; }, 60s)) {
-      FAIL("no booking answered 200; last answer: " << Book(gateway_port).body << "\n" << Logs());
+    if (!Eventually([&] { return BookAnswer(gateway_port).status == 200; }, 60s)) {
+      FAIL("no booking answered 200; last answer: " << BookAnswer(gateway_port).body << "\n"
+                                                    << Logs());
     }
   }
 
@@ -129,55 +118,6 @@ class Cluster {
   std::map<std::string, std::unique_ptr<Process>> procs_;
 };
 
-// Bookings from two threads, one at a time each, until Stop(); answers counted by status.
-class Load {
- public:
-  explicit Load(int port) {
-    for (int i = 0; i < 2; ++i) {
-      threads_.emplace_back([this, port] {
-        while (!stop_) {
-          auto a = Book(port);
-          std::lock_guard<std::mutex> l(mu_);
-          ++counts_[a.status];
-          if (a.status != 200 && failures_.size() < 5) {
-            failures_.push_back(std::to_string(a.status) + " " + a.body);
-          }
-        }
-      });
-    }
-  }
-  ~Load() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    for (auto& t : threads_) {
-      if (t.joinable()) t.join();
-    }
-  }
-  long Total() {
-    std::lock_guard<std::mutex> l(mu_);
-    long n = 0;
-    for (const auto& [status, count] : counts_) n += count;
-    return n;
-  }
-  std::map<int, long> Counts() {
-    std::lock_guard<std::mutex> l(mu_);
-    return counts_;
-  }
-  std::string Failures() {
-    std::lock_guard<std::mutex> l(mu_);
-    std::string out;
-    for (const auto& f : failures_) out += f + "\n";
-    return out;
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::map<int, long> counts_;
-  std::vector<std::string> failures_;
-  std::vector<std::thread> threads_;
-};
-
 // Stops agent1 one way or the other while bookings run; at least 2,000 of them, and on until
 // every service has moved to agent2 and 2 s more have passed.
 void LoseAgent1(bool kill) {
@@ -186,8 +126,13 @@ void LoseAgent1(bool kill) {
   REQUIRE(before["go.micro.api.hotel"] == std::set<std::string>{"agent1"});
   REQUIRE(before["go.micro.srv.rate"] == std::set<std::string>{"agent2"});
 
-  Load load(cluster.gateway_port);
-  REQUIRE(Eventually([&] { return load.Total() >= 200; }, 60s));
+  std::map<int, long> counts;          // every answer by status
+  Load load(cluster.gateway_port, 2);  // two threads
+  auto add = [&] {
+    for (const auto& [status, n] : load.Take()) counts[status] += n;
+    return Total(counts);
+  };
+  REQUIRE(Eventually([&] { return add() >= 200; }, 60s));
   auto t0 = std::chrono::steady_clock::now();
   if (kill) {
     cluster.agents[0]->Kill();
@@ -197,17 +142,14 @@ void LoseAgent1(bool kill) {
   bool moved = Eventually([&] { return cluster.AllOnAgent2(); }, 60s);
   double moved_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::this_thread::sleep_for(2s);
-  Eventually([&] { return load.Total() >= 2000; }, 120s);
+  Eventually([&] { return add() >= 2000; }, 120s);
   load.Stop();
+  add();
+  std::string failures = load.Failures();
 
-  auto counts = load.Counts();
-  long ok = counts.count(200) ? counts.at(200) : 0;
-  std::string shown;
-  for (const auto& [status, n] : counts)
-    shown += std::to_string(status) + ":" + std::to_string(n) + " ";
   std::printf("agent1 %s: every service on agent2 after %.1f s; bookings %s\n",
-              kill ? "SIGKILLed" : "stopped (SIGTERM)", moved_s, shown.c_str());
-  INFO("answers by status: " << shown << "\nfirst failures:\n" << load.Failures());
+              kill ? "SIGKILLed" : "stopped (SIGTERM)", moved_s, Show(counts).c_str());
+  INFO("answers by status: " << Show(counts) << "\nfirst failures:\n" << failures);
   CHECK(moved);
   if (!kill) {
     // agent1 left: none of its entries remain.
@@ -216,13 +158,11 @@ void LoseAgent1(bool kill) {
       CHECK(agents.count("agent1") == 0);
     }
   }
-  CHECK(load.Total() >= 2000);
-  CHECK(ok == load.Total());
-  if (!moved || ok != load.Total()) {
-    std::fprintf(stderr, "%s\n", cluster.Logs().c_str());
-  }
+  CHECK(Total(counts) >= 2000);
+  CHECK(Failed(counts) == 0);
+  if (!moved || Failed(counts) != 0) std::fprintf(stderr, "%s\n", cluster.Logs().c_str());
   // The stack still answers with agent1 gone.
-  CHECK(Book(cluster.gateway_port).status == 200);
+  CHECK(Book(cluster.gateway_port) == 200);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "consul_agent.h"
 #include "etcd_cluster.h"
 #include "greeter.micro.h"
+#include "hotel_load.h"
 #include "http_util.h"
 #include "micro/micro.h"
 #include "micro/plugins/builtin.h"
@@ -35,24 +36,9 @@ using micro::testing::Process;
 using micro::testing::ScratchDir;
 using micro::testing::StablePort;
 using namespace std::chrono_literals;
+using namespace micro::testing::hotel_load;
 
 namespace {
-
-const char kBooking[] = R"({"inDate":"2015-04-09","outDate":"2015-04-10"})";
-const char kToken[] = "Authorization: Bearer VALID_TOKEN\r\n";
-const char* const kServices[] = {"go.micro.srv.auth", "go.micro.srv.geo", "go.micro.srv.profile",
-                                 "go.micro.srv.rate", "go.micro.api.hotel"};
-
-std::string Read(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-micro::testing::HttpAnswer BookAnswer(int port) {
-  return HttpDo(port, "POST", "/hotel/rates", kBooking, kToken);
-}
-
-int Book(int port) { return BookAnswer(port).status; }
 
 // The registry the stack runs on: a Consul dev agent or one etcd member,
 // restartable on the same ports.
@@ -178,79 +164,6 @@ class Stack {
   std::map<std::string, std::unique_ptr<Process>> procs_;
   std::unique_ptr<Process> gateway_;
 };
-
-// Bookings through the gateway from `threads` threads until destroyed; Take()
-// returns the answers by HTTP status since the last Take (0 = no answer).
-class Load {
- public:
-  Load(int port, int threads = 4) {
-    for (int i = 0; i < threads; ++i) {
-      threads_.emplace_back([this, port] {
-        while (!stop_) {
-          auto t0 = std::chrono::steady_clock::now();
-          HttpConnection c(port);
-          micro::testing::HttpAnswer a;
-          if (c.connected()) {
-            a = c.Exchange(std::string("POST /hotel/rates HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                       "Connection: close\r\nContent-Type: application/json\r\n") +
-                           kToken + "Content-Length: " + std::to_string(sizeof(kBooking) - 1) +
-                           "\r\n\r\n" + kBooking);
-          }
-          long ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - t0)
-                        .count();
-          std::lock_guard<std::mutex> l(mu_);
-          ++counts_[a.status];
-          if (a.status != 200 && failures_.size() < 5) {
-            failures_.push_back(std::to_string(a.status) + " after " + std::to_string(ms) + " ms" +
-                                (c.connected() ? "" : " (connect failed)") +
-                                (a.status == 0 ? " errno " + std::to_string(c.error()) : "") + " " +
-                                a.body);
-          }
-        }
-      });
-    }
-  }
-  ~Load() {
-    stop_ = true;
-    for (auto& t : threads_) t.join();
-  }
-  // The first few answers other than 200, with their bodies.
-  std::string Failures() {
-    std::lock_guard<std::mutex> l(mu_);
-    std::string out;
-    for (const auto& f : failures_) out += f + "\n";
-    return out;
-  }
-  std::map<int, long> Take() {
-    std::lock_guard<std::mutex> l(mu_);
-    std::map<int, long> out;
-    out.swap(counts_);
-    return out;
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::map<int, long> counts_;
-  std::vector<std::string> failures_;
-  std::vector<std::thread> threads_;
-};
-
-long Total(const std::map<int, long>& c) {
-  long n = 0;
-  for (const auto& [status, count] : c) n += count;
-  return n;
-}
-
-long Failed(const std::map<int, long>& c) { return Total(c) - (c.count(200) ? c.at(200) : 0); }
-
-std::string Show(const std::map<int, long>& c) {
-  std::string s;
-  for (const auto& [status, count] : c)
-    s += std::to_string(status) + ":" + std::to_string(count) + " ";
-  return s;
-}
 
 }  // namespace
 
