@@ -2,7 +2,8 @@
 // loopback, the hotel services registered through one agent or the other (as in
 // deploy/docker-compose.yml), the gateway watching through agent1; bookings through the gateway
 // from two threads while agent1 is stopped (SIGTERM, as `docker stop` does: it leaves the cluster
-// and its services drop out of the catalog) or killed (SIGKILL: Consul holds it for failed). The
+// and its services drop out of the catalog; now and then the leave does not get through before it
+// exits and Consul holds it failed instead) or killed (SIGKILL: Consul holds it failed). The
 // services must move to agent2 and no booking may fail meanwhile. Register interval and TTL are
 // the compose file's (10 s, 30 s), longer than Consul takes to hold a killed agent failed. Loopback
 // only.
@@ -151,13 +152,6 @@ void LoseAgent1(bool kill) {
               kill ? "SIGKILLed" : "stopped (SIGTERM)", moved_s, Show(counts).c_str());
   INFO("answers by status: " << Show(counts) << "\nfirst failures:\n" << failures);
   CHECK(moved);
-  if (!kill) {
-    // agent1 left: none of its entries remain.
-    for (const auto& [service, agents] : cluster.Placement()) {
-      INFO(service);
-      CHECK(agents.count("agent1") == 0);
-    }
-  }
   CHECK(Total(counts) >= 2000);
   CHECK(Failed(counts) == 0);
   if (!moved || Failed(counts) != 0) std::fprintf(stderr, "%s\n", cluster.Logs().c_str());
