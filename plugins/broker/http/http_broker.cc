@@ -48,7 +48,7 @@ struct Sub {
     std::unique_lock<std::mutex> l(mu);
     for (;;) {
       cv.wait(l, [&] { return stopping || !queue.empty(); });
-      if (stopping) return;
+      if (queue.empty()) return;  // stopping, and every message it accepted handled
       broker::Event event{topic, std::move(queue.front())};
       queue.pop_front();
       l.unlock();
@@ -69,8 +69,11 @@ struct Sub {
   }
 
   // Queues a message; ResourceExhausted (and counted, logged once per episode) when full.
+  // NotFound once stopping: a publisher that raced the unsubscribe hears 404, as for any
+  // subscriber not here.
   absl::Status Offer(broker::Message message) {
     std::lock_guard<std::mutex> l(mu);
+    if (stopping) return absl::NotFoundError(absl::StrCat("the subscriber of ", topic, " left"));
     if (queue.size() >= capacity) {
       dropped.fetch_add(1, std::memory_order_relaxed);
       if (dropped_in_episode++ == 0) {
@@ -92,6 +95,8 @@ struct Sub {
     return absl::OkStatus();
   }
 
+  // Takes no more messages; the handler thread ends once it has handled those already accepted
+  // (their publishers were answered 200). Waits for that unless called from the handler.
   void Stop() {
     {
       std::lock_guard<std::mutex> l(mu);
@@ -261,7 +266,8 @@ class State : public std::enable_shared_from_this<State> {
       sub->service.version = sub->options.queue.empty() ? kBroadcastVersion : sub->options.queue;
       sub->service.nodes.push_back(std::move(node));
     }
-    sub->worker = std::thread([s = sub.get()] { s->Run(); });
+    // The thread holds the subscription: a handler that unsubscribes itself detaches it.
+    sub->worker = std::thread([s = sub] { s->Run(); });
     {
       std::lock_guard<std::mutex> l(mu_);
       subs_.emplace(sub->id, sub);
