@@ -168,7 +168,12 @@ func pub(r registry.Registry, b broker.Broker, topic string, count int, prefix, 
 		if err != nil {
 			return fmt.Errorf("publish %d: %w", i, err)
 		}
-		time.Sleep(time.Millisecond)
+		// go-micro's HTTP broker sends from a backlog in a goroutine per Publish, up to 8 messages
+		// each, and never sends what is left there once publishing stops: give each call time to
+		// send its own message.
+		time.Sleep(10 * time.Millisecond)
 	}
+	// Its goroutines die with the process: let the last ones finish.
+	time.Sleep(time.Second)
 	return nil
 }
