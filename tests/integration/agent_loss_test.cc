@@ -25,7 +25,6 @@
 
 using micro::testing::ConsulAgent;
 using micro::testing::Eventually;
-using micro::testing::HttpDo;
 using micro::testing::Process;
 using micro::testing::ScratchDir;
 using micro::testing::StablePort;
