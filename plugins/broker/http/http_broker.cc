@@ -96,16 +96,28 @@ struct Sub {
   }
 
   // Takes no more messages; the handler thread ends once it has handled those already accepted
-  // (their publishers were answered 200). Waits for that unless called from the handler.
+  // (their publishers were answered 200), and Stop waits for that. A handler that unsubscribes
+  // itself cannot wait for its own thread: what is still queued then is dropped (counted and
+  // logged), since nothing may reach the handler after Unsubscribe returns (broker.h).
   void Stop() {
+    const bool own_thread = worker.joinable() && worker.get_id() == std::this_thread::get_id();
+    std::size_t left = 0;
     {
       std::lock_guard<std::mutex> l(mu);
       stopping = true;
+      if (own_thread) {
+        left = queue.size();
+        queue.clear();
+      }
     }
     cv.notify_all();
+    if (left > 0) {
+      dropped.fetch_add(left, std::memory_order_relaxed);
+      log::Warn(absl::StrCat("http broker: subscriber of ", topic,
+                             " unsubscribed from its handler; ", left, " queued messages dropped"));
+    }
     if (!worker.joinable()) return;
-    // A handler may unsubscribe itself: its thread cannot wait for itself.
-    if (worker.get_id() == std::this_thread::get_id()) {
+    if (own_thread) {
       worker.detach();
     } else {
       worker.join();

@@ -54,7 +54,9 @@ class Subscriber {
   virtual const std::string& topic() const = 0;
   virtual const SubscribeOptions& options() const = 0;
   // No message is handed to the handler after it returns (a call already in progress on another
-  // thread may still finish); idempotent. The destructor does it too.
+  // thread may still finish); idempotent. The destructor does it too. It may block until the
+  // handler has run on the messages the plugin already accepted for it (the http broker's queue);
+  // called from the handler itself, it does not wait and those messages are dropped.
   virtual absl::Status Unsubscribe() = 0;
 };
 
